@@ -1,0 +1,69 @@
+"""Which site a URL belongs to, so that a rule can only ever send requests to its own site.
+
+A site is its registered domain ("www.fastpeoplesearch.com" -> "fastpeoplesearch.com"), found with
+tldextract's bundled public-suffix snapshot only: it must never download the list. Hosts with no
+public suffix (IP literals, localhost, ".example"/".test" names used by demos and tests) have no
+registered domain, so for them the site is the exact host and port: two loopback servers on two
+ports are two different sites, which is what the redirect tests need.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import tldextract
+
+# suffix_list_urls=() and cache_dir=None: use the snapshot shipped inside tldextract, never the network.
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@lru_cache(maxsize=4096)
+def _registered(host: str) -> str:
+    parts = _EXTRACT(host)
+    if parts.suffix and parts.domain:
+        return f"{parts.domain}.{parts.suffix}".lower()
+    return ""
+
+
+def site_of(url: str) -> str:
+    """The site key of an absolute URL: its registered domain, or host:port when it has none."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        return ""
+    registered = _registered(host)
+    if registered:
+        return registered
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{host}:{port}"
+
+
+def normalize_domain(domain: str) -> str:
+    """A rule's `domain` as a site key ("127.0.0.1:8080", "fastpeoplesearch.com")."""
+    domain = domain.strip().lower()
+    if "://" in domain:
+        return site_of(domain)
+    host, _, port = domain.partition(":")
+    registered = _registered(host)
+    if registered:
+        return registered
+    return f"{host}:{port or 80}"
+
+
+def url_problem(url: str, domain: str) -> str | None:
+    """Why `url` may not be requested for a rule of `domain`, or None when it may."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        return f"malformed URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return f"scheme {parts.scheme or '(none)'!r} is not http or https"
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return "URL carries user-info (user@host)"
+    if not parts.hostname:
+        return "URL has no host"
+    if site_of(url) != normalize_domain(domain):
+        return f"host {parts.hostname} is outside the rule's domain {domain}"
+    return None

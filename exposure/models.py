@@ -1,0 +1,207 @@
+"""The typed values that flow between pipeline stages.
+
+Rule data (validated pydantic models in `rules.py`) and runtime state (these frozen dataclasses)
+never share a model: a stage takes one of these and returns another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class QueryKind(StrEnum):
+    """Which profile identifier a search is keyed on."""
+
+    NAME = "name"
+    PHONE = "phone"
+    EMAIL = "email"
+    ADDRESS = "address"
+
+
+class Outcome(StrEnum):
+    """What one fetched page turned out to be. Only RESULTS and NO_RESULTS are answers from the site."""
+
+    RESULTS = "results"
+    NO_RESULTS = "no_results"
+    BLOCKED = "blocked"
+    RATE_LIMITED = "rate_limited"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+    UNRECOGNIZED = "unrecognized"
+
+
+# Outcomes that are the site's own answer; everything else means "we could not check".
+ANSWERED = frozenset({Outcome.RESULTS, Outcome.NO_RESULTS})
+
+
+class Status(StrEnum):
+    """A site's verdict for the whole scan."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    COULD_NOT_CHECK = "could_not_check"
+
+
+class ExposureKind(StrEnum):
+    """The kinds of personal data a listing can expose."""
+
+    NAME = "name"
+    ALIAS = "alias"
+    AGE = "age"
+    LOCATION = "location"
+    ADDRESS = "address"
+    PHONE = "phone"
+    EMAIL = "email"
+    RELATIVE = "relative"
+
+
+@dataclass(frozen=True)
+class Query:
+    """One concrete request to one site, built from the profile and the site's rule."""
+
+    site_id: str
+    kind: QueryKind
+    url: str
+    label: str  # what was searched, in the user's words ("name: Jane Doe in IL")
+    method: str = "GET"
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched page, or why it could not be fetched (`failure` set, body usually empty)."""
+
+    url: str  # what we asked for
+    final_url: str  # where redirects ended
+    status: int | None
+    headers: Mapping[str, str]
+    body: bytes
+    text: str
+    content_type: str
+    failure: Outcome | None = None  # TIMEOUT, ERROR, RATE_LIMITED, BLOCKED when fetch already knows
+    detail: str = ""  # human-readable why, for failures
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What a page is, and why we think so."""
+
+    outcome: Outcome
+    detail: str = ""  # "Cloudflare challenge", "no-results selector #notfound matched", ...
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A value as the page shows it, with the piece of page text it came from."""
+
+    value: str
+    snippet: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One record a site shows about one person: raw values per kind, as found on the page."""
+
+    url: str  # the listing's own page when it has one, else the results page
+    source_url: str  # the results page it was found on
+    values: Mapping[ExposureKind, tuple[Evidence, ...]]
+    text: str = ""  # the listing's visible text, for scanning identifiers no selector names
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """One value a listing publishes, and whether it is one of the user's own."""
+
+    kind: ExposureKind
+    value: str
+    matches_profile: bool
+    evidence: str = ""
+    partial: bool = False  # masked on the page ("(217) 348-XXXX"): never a full match
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a listing is the user, a namesake, or unrelated, with reasons a person can check."""
+
+    listing: Listing
+    is_user: bool
+    namesake: bool  # carries the user's name but nothing corroborates it, or something contradicts it
+    confidence: float
+    reasons: tuple[str, ...]
+    exposed: tuple[Exposure, ...]
+    identifier_exposed: bool = False  # another name, but shows one of the user's phones/emails/addresses
+    ignored: bool = False  # the user said "not me"
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    """What happened to one query."""
+
+    query: Query
+    outcome: Outcome
+    http_status: int | None
+    detail: str = ""
+    final_url: str = ""
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """How to get a listing removed from a site."""
+
+    url: str
+    method: str
+    requires: tuple[str, ...]
+    steps: str
+    days: int | None = None
+    covers: tuple[str, ...] = ()  # sister sites the same opt-out removes from
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What the report needs to know about a site, taken from its rule."""
+
+    id: str
+    name: str
+    domain: str
+    category: str = "people-search"
+    parent: str = ""
+    sister_sites: tuple[str, ...] = ()
+    manual_url: str = ""  # where a person can search by hand
+
+
+@dataclass(frozen=True)
+class SiteResult:
+    """The verdict for one site and everything that led to it."""
+
+    site: SiteInfo
+    status: Status
+    reason: Outcome | None
+    detail: str
+    queries: tuple[QueryRecord, ...]
+    verdicts: tuple[Verdict, ...]
+    opt_out: OptOut | None
+    interrupted: bool = False
+
+    @property
+    def user_listings(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if (v.is_user or v.identifier_exposed) and not v.ignored)
+
+    @property
+    def namesakes(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.namesake and not v.is_user and not v.ignored)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """A whole scan: the unit written to reports and history."""
+
+    id: str
+    started_at: str
+    finished_at: str
+    sites: tuple[SiteResult, ...]
+    interrupted: bool = False
+    profile_label: str = ""  # the profile's name, shown in the report header
+    tool_version: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)

@@ -1,0 +1,325 @@
+"""Canonical forms of names, phones, emails and addresses, so that two spellings of one fact compare equal.
+
+Used on both sides: once on the profile, and on every value a listing shows. Each function is pure and
+cheap enough for the analysis hot path (see benchmarks/analysis.py); the slow parsers are cached.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+import us
+from nicknames import NickNamer
+from unidecode import unidecode
+
+# ---------------------------------------------------------------- names
+
+_SUFFIXES = {"jr", "sr", "ii", "iii", "iv", "v", "md", "phd", "esq"}
+_PREFIXES = {"mr", "mrs", "ms", "miss", "dr", "prof"}
+_NICKNAMER = NickNamer()
+
+
+@dataclass(frozen=True)
+class PersonName:
+    """A name split into given names and surname tokens, lower-case ASCII."""
+
+    first: str
+    middles: tuple[str, ...]
+    last: str  # full surname, hyphens kept as spaces: "garcia lopez"
+    original: str
+
+    @property
+    def last_parts(self) -> tuple[str, ...]:
+        return tuple(self.last.split())
+
+    @property
+    def full(self) -> str:
+        return " ".join((self.first, *self.middles, self.last)).strip()
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII with punctuation turned into spaces: "Zoë O'Brien-Núñez" -> "zoe obrien nunez"."""
+    text = unidecode(text).lower().replace("'", "").replace("’", "")
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+@lru_cache(maxsize=8192)
+def parse_name(raw: str) -> PersonName | None:
+    """Split a displayed name; understands "Last, First Middle", titles, suffixes and initials."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if "," in raw:
+        head, _, tail = raw.partition(",")
+        tail_tokens = fold(tail).split()
+        # "Doe, Jane A" is surname-first; "Jane Doe, Jr." is a suffix; "Jane Doe, 47" is an age
+        if tail_tokens and not all(t in _SUFFIXES or t.isdigit() for t in tail_tokens):
+            raw = f"{tail} {head}"
+        else:
+            raw = head
+    tokens = [t for t in fold(raw).split() if t not in _SUFFIXES and not t.isdigit()]
+    while tokens and tokens[0] in _PREFIXES:
+        tokens.pop(0)
+    if not tokens:
+        return None
+    if len(tokens) == 1:
+        return PersonName(tokens[0], (), "", raw)
+    # a hyphenated surname arrives as two tokens after fold(); keep it whole when the raw had a hyphen
+    raw_words = unidecode(raw).split()
+    if raw_words and "-" in raw_words[-1] and len(tokens) >= 3:
+        hyphen_parts = len(fold(raw_words[-1]).split())
+        if hyphen_parts >= 2 and len(tokens) > hyphen_parts:
+            return PersonName(tokens[0], tuple(tokens[1:-hyphen_parts]), " ".join(tokens[-hyphen_parts:]), raw)
+    return PersonName(tokens[0], tuple(tokens[1:-1]), tokens[-1], raw)
+
+
+@lru_cache(maxsize=4096)
+def given_name_forms(first: str) -> frozenset[str]:
+    """A given name with its nicknames and the names it is a nickname of (Bob <-> Robert)."""
+    forms = {first}
+    forms |= _NICKNAMER.nicknames_of(first)
+    canon = _NICKNAMER.canonicals_of(first)
+    forms |= canon
+    for c in canon:  # Bobby -> Robert -> Bob
+        forms |= _NICKNAMER.nicknames_of(c)
+    return frozenset(f.lower() for f in forms)
+
+
+# ---------------------------------------------------------------- phones
+
+PHONE_RE = re.compile(
+    r"(?<![\dA-Za-z])(?:\+?1[\s.\-]*)?\(?\s*([2-9][0-9Xx*•]{2})\s*\)?[\s.\-]*([0-9Xx*•]{3})[\s.\-]*([0-9Xx*•]{4})(?![\dA-Za-z])"
+)
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A phone number as national digits ("2173482291"); `masked` when the page hid some digits."""
+
+    digits: str
+    masked: bool = False
+
+    def pretty(self) -> str:
+        d = self.digits
+        return f"({d[:3]}) {d[3:6]}-{d[6:]}" if len(d) == 10 else d
+
+
+def phone_digits(raw: str, region: str = "US") -> str:
+    """National significant digits of a number in any format; never drops a number as 'invalid'."""
+    try:
+        num = phonenumbers.parse(raw, region)
+        national = str(num.national_number)
+        if national:
+            return national
+    except phonenumbers.NumberParseException:
+        pass
+    digits = re.sub(r"\D", "", raw)
+    if region == "US" and len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    return digits
+
+
+def find_phones(text: str) -> list[tuple[Phone, str]]:
+    """Phones in free text, with the matched snippet; a cheap regex pass first, then validation."""
+    out = []
+    for m in PHONE_RE.finditer(text):
+        raw = "".join(m.groups())
+        masked = not raw.isdigit()
+        if masked:
+            digits = re.sub(r"[^0-9]", "x", raw)
+        else:
+            digits = raw
+            # NANP: the exchange may not start with 0 or 1; reject ZIP+4s, dates and order numbers
+            if digits[3] in "01":
+                continue
+        out.append((Phone(digits, masked), m.group(0).strip()))
+    return out
+
+
+def phone_matches(listing: Phone, mine: str) -> bool:
+    """Full match only; a masked number never matches, it is a partial exposure."""
+    return not listing.masked and listing.digits == mine
+
+
+def masked_phone_compatible(listing: Phone, mine: str) -> bool:
+    """Whether the visible digits of a masked number agree with the user's."""
+    return listing.masked and len(listing.digits) == len(mine) and all(
+        a == "x" or a == b for a, b in zip(listing.digits, mine, strict=True)
+    )
+
+
+# ---------------------------------------------------------------- emails
+
+EMAIL_RE = re.compile(r"(?<![\w.+-])([\w.+*•-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+_AT_RE = re.compile(r"\s*[\[\(\{]\s*at\s*[\]\)\}]\s*|\s+at\s+(?=[\w-]+\s*[\[\(\{]?\s*dot)", re.I)
+_DOT_RE = re.compile(r"\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*|\s+dot\s+", re.I)
+
+
+def deobfuscate_email_text(text: str) -> str:
+    """Undo the "jane [at] example (dot) com" spellings sites use to dodge scrapers."""
+    if "at" not in text.lower():
+        return text
+    text = _AT_RE.sub("@", text)
+    return _DOT_RE.sub(".", text)
+
+
+def decode_cfemail(hexstr: str) -> str:
+    """Cloudflare email protection: the first byte is the XOR key of the rest."""
+    try:
+        data = bytes.fromhex(hexstr)
+    except ValueError:
+        return ""
+    if len(data) < 2:
+        return ""
+    key = data[0]
+    return bytes(b ^ key for b in data[1:]).decode("utf-8", "replace")
+
+
+def find_emails(text: str) -> list[tuple[str, bool, str]]:
+    """Emails in text as (lower-case address, masked, snippet)."""
+    out = []
+    for m in EMAIL_RE.finditer(deobfuscate_email_text(text)):
+        user, domain = m.group(1), m.group(2)
+        masked = "*" in user or "•" in user
+        out.append((f"{user}@{domain}".lower(), masked, m.group(0)))
+    return out
+
+
+def masked_email_compatible(shown: str, mine: str) -> bool:
+    """"b****@example.net" agrees with "bob@example.net": same domain, visible letters in place."""
+    user, _, domain = shown.partition("@")
+    my_user, _, my_domain = mine.partition("@")
+    if domain != my_domain or not user:
+        return False
+    pattern = "".join(".*" if c in "*•" else re.escape(c) for c in re.sub(r"[*•]+", "*", user))
+    return re.fullmatch(pattern, my_user) is not None
+
+
+# ---------------------------------------------------------------- places and addresses
+
+def state_abbr(raw: str) -> str:
+    """"Illinois" or "il" -> "IL"; "" when it is no US state."""
+    raw = raw.strip()
+    if not raw:
+        return ""
+    found = us.states.lookup(raw) if len(raw) > 2 else us.states.lookup(raw.upper())
+    return found.abbr if found else ""
+
+
+def state_name(abbr: str) -> str:
+    found = us.states.lookup(abbr.upper()) if len(abbr) == 2 else us.states.lookup(abbr)
+    return found.name if found else abbr
+
+
+@dataclass(frozen=True)
+class Address:
+    """A US street address in USPS form, split so that spellings of the same place compare equal."""
+
+    street: str  # "412 N WALNUT ST" (USPS abbreviations, upper case, no unit)
+    unit: str  # "3" (the unit's identifier alone: "Apt 3", "# 3" and "Unit 3" are one unit)
+    city: str  # "SPRINGFIELD"
+    state: str  # "IL"
+    zip: str  # five digits
+    original: str
+
+    @property
+    def house(self) -> str:
+        return self.street.split(" ", 1)[0] if self.street else ""
+
+    @property
+    def street_name(self) -> str:
+        return self.street.split(" ", 1)[1] if " " in self.street else ""
+
+    def same_place(self, other: Address) -> bool:
+        """Same street line and, where both name one, the same unit, city, state and ZIP."""
+        if not self.street or self.street != other.street:
+            return False
+        for a, b in ((self.unit, other.unit), (self.zip, other.zip), (self.state, other.state)):
+            if a and b and a != b:
+                return False
+        return not (self.city and other.city and fold(self.city) != fold(other.city))
+
+
+_UNIT_RE = re.compile(r"^(?:#|APT|UNIT|STE|SUITE|RM|ROOM|FL|FLOOR|BLDG|LOT|SPC|TRLR|APARTMENT)\s*#?\s*", re.I)
+
+
+@lru_cache(maxsize=8192)
+def parse_address(raw: str) -> Address | None:
+    """USPS-normalised address (usaddress + scourgify), or None when it is not a street address."""
+    from scourgify import normalize_address_record
+    from scourgify.exceptions import AddressNormalizationError
+
+    text = " ".join(raw.replace("\n", ", ").split())
+    if not re.match(r"^\s*\d", text):
+        return None
+    try:
+        rec = normalize_address_record(text)
+    except (AddressNormalizationError, ValueError, KeyError, TypeError, IndexError):
+        return None
+    line1 = (rec.get("address_line_1") or "").upper()
+    if not line1 or not line1[0].isdigit():
+        return None
+    unit = _UNIT_RE.sub("", (rec.get("address_line_2") or "").upper()).strip()
+    zip5 = (rec.get("postal_code") or "")[:5]
+    return Address(line1, unit, (rec.get("city") or "").upper(), (rec.get("state") or "").upper(), zip5, raw)
+
+
+# A street address in free text: number, words, and a street type or unit, then optionally a place.
+ADDRESS_RE = re.compile(
+    r"\b\d{1,6}(?:-\d{1,4})?\s+(?:[NSEW]{1,2}\.?\s+|(?:North|South|East|West|Northeast|Northwest|Southeast|Southwest)\s+)?"
+    r"[A-Za-z0-9.'\- ]{2,40}?\s(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Ct|Court|Way|Pl|Place|"
+    r"Ter|Terrace|Cir|Circle|Pkwy|Parkway|Hwy|Highway|Trl|Trail|Sq|Square|Loop|Run|Pike|Row)\b\.?"
+    r"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?"
+    r"(?:[ ,]+(?:Apt|Apartment|Unit|Ste|Suite|#)\.?\s*#?\s*[A-Za-z0-9-]+)?"
+    r"(?:,?\s+[A-Za-z .'-]{2,30},\s*[A-Z]{2}(?:\s+\d{5}(?:-\d{4})?)?)?",
+)
+
+
+def find_addresses(text: str) -> list[tuple[Address, str]]:
+    out = []
+    for m in ADDRESS_RE.finditer(text):
+        parsed = parse_address(m.group(0))
+        if parsed:
+            out.append((parsed, m.group(0)))
+    return out
+
+
+@dataclass(frozen=True)
+class Place:
+    """A city and state as shown on a listing ("Springfield, IL")."""
+
+    city: str
+    state: str
+
+
+def parse_place(raw: str) -> Place:
+    """"Springfield, IL", "Springfield IL 62702" or "Illinois" as (CITY, ST); parts may be empty."""
+    text = re.sub(r"\d{5}(-\d{4})?", "", raw).strip(" ,")
+    if "," in text:
+        city, _, state = text.rpartition(",")
+        return Place(fold(city).upper(), state_abbr(state.strip()))
+    words = text.split()
+    if words and state_abbr(words[-1]) and (len(words[-1]) == 2 or len(words) == 1):
+        return Place(fold(" ".join(words[:-1])).upper(), state_abbr(words[-1]))
+    if state_abbr(text):
+        return Place("", state_abbr(text))
+    return Place(fold(text).upper(), "")
+
+
+AGE_RE = re.compile(r"(?:\bage[ds]?\b[:\s]*|\()\s*(\d{1,3})\b|\b(\d{1,3})\s*(?:years?\s*old|yrs?\b|y/o)", re.I)
+
+
+def parse_age(raw: str) -> int | None:
+    """The age in "Age 47", "47 years old", "(47)" or a bare "47"."""
+    raw = raw.strip()
+    if raw.isdigit():
+        age = int(raw)
+        return age if 0 < age < 120 else None
+    m = AGE_RE.search(raw)
+    if not m:
+        return None
+    age = int(m.group(1) or m.group(2))
+    return age if 0 < age < 120 else None

@@ -1,0 +1,206 @@
+"""The user's identity: loaded from TOML, validated at the edge, normalised once for matching.
+
+The profile is the most sensitive file this tool touches. It leaves the machine only as the
+queries sent to the sites themselves, and is written 0600 in a 0700 folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ProfileError
+from .normalize import Address, PersonName, parse_address, parse_name, phone_digits, state_abbr
+
+
+class ProfileFile(BaseModel):
+    """The profile TOML as the user writes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    aliases: list[str] = []  # nicknames, maiden and other former names
+    birth_year: int | None = Field(default=None, ge=1900, le=date.today().year)
+    phones: list[str] = []
+    emails: list[str] = []
+    addresses: list[str] = []  # the first is the current one
+    relatives: list[str] = []
+    not_me: list[str] = []  # listing URLs the user has said are someone else
+    country: str = "US"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if parse_name(v) is None or len(v.split()) < 2:
+            raise ValueError("give a first and a last name")
+        return v.strip()
+
+    @field_validator("phones")
+    @classmethod
+    def _phones(cls, v: list[str]) -> list[str]:
+        for raw in v:
+            if len(re.sub(r"\D", "", raw)) < 7:
+                raise ValueError(f"{raw!r} has too few digits for a phone number")
+        return v
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        for raw in v:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", raw.strip()):
+                raise ValueError(f"{raw!r} is not an email address")
+        return [e.strip() for e in v]
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for raw in v:
+            parsed = parse_address(raw)
+            if parsed is None:
+                raise ValueError(
+                    f"{raw!r} is not a street address I can read "
+                    '(write it like "412 N Walnut St Apt 3, Springfield, IL 62702")'
+                )
+            if not parsed.state:
+                raise ValueError(f"{raw!r} needs a city and state")
+        return v
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The normalised identity every later stage works from."""
+
+    name: PersonName
+    aliases: tuple[PersonName, ...]
+    birth_year: int | None
+    phones: tuple[str, ...]  # national digits
+    phones_raw: tuple[str, ...]
+    emails: tuple[str, ...]  # lower case
+    addresses: tuple[Address, ...]
+    relatives: tuple[PersonName, ...]
+    not_me: frozenset[str]
+    country: str = "US"
+
+    @property
+    def names(self) -> tuple[PersonName, ...]:
+        """The legal name first, then every alias that is a full name."""
+        return (self.name, *(a for a in self.aliases if a.last))
+
+    @property
+    def places(self) -> tuple[tuple[str, str], ...]:
+        """Distinct (CITY, ST) of the profile's addresses, current first."""
+        seen: dict[tuple[str, str], None] = {}
+        for a in self.addresses:
+            seen.setdefault((a.city, a.state), None)
+        return tuple(seen)
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for _, s in self.places if s))
+
+    def age_range(self, today: date | None = None) -> tuple[int, int] | None:
+        """Ages the user can be shown with: a birthday may or may not have passed this year."""
+        if self.birth_year is None:
+            return None
+        year = (today or date.today()).year
+        return (year - self.birth_year - 1, year - self.birth_year)
+
+
+def from_file_model(data: ProfileFile) -> Profile:
+    name = parse_name(data.name)
+    assert name is not None  # validated
+    aliases = []
+    for raw in data.aliases:
+        alias = parse_name(raw)
+        if alias is None:
+            continue
+        if not alias.last:  # a bare nickname ("Bob") keeps the legal surname
+            alias = PersonName(alias.first, (), name.last, raw)
+        aliases.append(alias)
+    return Profile(
+        name=name,
+        aliases=tuple(aliases),
+        birth_year=data.birth_year,
+        phones=tuple(dict.fromkeys(phone_digits(p, data.country) for p in data.phones)),
+        phones_raw=tuple(data.phones),
+        emails=tuple(dict.fromkeys(e.lower() for e in data.emails)),
+        addresses=tuple(a for a in (parse_address(x) for x in data.addresses) if a),
+        relatives=tuple(r for r in (parse_name(x) for x in data.relatives) if r),
+        not_me=frozenset(data.not_me),
+        country=data.country,
+    )
+
+
+def _line_of_key(text: str, key: str) -> int | None:
+    m = re.search(rf"^\s*{re.escape(key)}\s*=", text, re.M)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def load_profile(path: Path) -> Profile:
+    """Read, validate and normalise a profile; raise ProfileError naming the file, field and problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ProfileError(path, "", "no profile here; create one with `exposure init`") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(path, "", f"cannot read: {exc}") from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(path, "", f"not valid TOML: {exc}") from exc
+    try:
+        data = ProfileFile.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        key = next((str(p) for p in err["loc"] if isinstance(p, str)), "")
+        line = _line_of_key(text, key) if key else None
+        where = f"line {line}: field {field}" if line else f"field {field}"
+        raise ProfileError(path, where, err["msg"].removeprefix("Value error, ")) from exc
+    return from_file_model(data)
+
+
+def default_profile_path() -> Path:
+    """The profile in the platform's user config folder (~/.config/exposure/profile.toml on Linux)."""
+    return Path(platformdirs.user_config_dir("exposure")) / "profile.toml"
+
+
+def _toml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def dump_profile(data: ProfileFile) -> str:
+    """The profile as TOML, in the order a person reads it."""
+    lines = [f"name = {_toml_str(data.name)}"]
+    if data.birth_year:
+        lines.append(f"birth_year = {data.birth_year}")
+    for key in ("aliases", "phones", "emails", "addresses", "relatives", "not_me"):
+        values: list[str] = getattr(data, key)
+        lines.append(f"{key} = [{', '.join(_toml_str(v) for v in values)}]")
+    return "\n".join(lines) + "\n"
+
+
+def write_private(path: Path, content: str | bytes) -> None:
+    """Write a file 0600 in a folder made 0700, never readable by others even for an instant."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def place_label(city: str, state: str) -> str:
+    return ", ".join(p for p in (city.title(), state_abbr(state) or state) if p)

@@ -1,0 +1,375 @@
+"""The rule format: one TOML file per site, validated at load with errors naming file, key and line.
+
+A rule is data only: how to search the site, how to recognise its pages, how to read listings, and
+how to opt out. `rules/README.md` documents every key; `schema()` gives the JSON Schema.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import tomllib
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .domains import normalize_domain, url_problem
+from .errors import RuleError
+from .models import OptOut, QueryKind, SiteInfo
+
+BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
+
+# Variables a search template may use, per search kind. Location variables come from the
+# profile's addresses and make a name search run once per place.
+NAME_VARS = {"first", "middle", "middle_initial", "last", "full"}
+LOCATION_VARS = {"city", "state", "zip"}
+PHONE_VARS = {"phone", "phone_area", "phone_exchange", "phone_line", "phone_e164"}
+EMAIL_VARS = {"email", "email_user", "email_domain"}
+ADDRESS_VARS = {"street", "house", "street_name", "unit", "city", "state", "zip"}
+VARS_BY_KIND: dict[QueryKind, set[str]] = {
+    QueryKind.NAME: NAME_VARS | LOCATION_VARS,
+    QueryKind.PHONE: PHONE_VARS,
+    QueryKind.EMAIL: EMAIL_VARS,
+    QueryKind.ADDRESS: ADDRESS_VARS,
+}
+FILTERS = {"lower", "upper", "title", "slug", "urlencode", "state_full", "digits", "raw"}
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def template_fields(template: str) -> list[tuple[str, list[str]]]:
+    """The `{var|filter:arg}` placeholders of a URL template, as (variable, filters)."""
+    out = []
+    for _, name, _, _ in string.Formatter().parse(template):
+        if name is None:
+            continue
+        var, *filters = name.split("|")
+        out.append((var.strip(), [f.strip() for f in filters]))
+    return out
+
+
+class Search(_Strict):
+    """One way to search the site: a URL template filled from the profile."""
+
+    kind: QueryKind
+    url: str
+    method: Literal["GET"] = "GET"
+    # For name searches whose URL has a place in it: also search without a place, with this URL.
+    url_without_location: str | None = None
+
+    @model_validator(mode="after")
+    def _check_template(self) -> Search:
+        for template in filter(None, (self.url, self.url_without_location)):
+            head = template.split("{", 1)[0]
+            if "://" not in head or "/" not in head.split("://", 1)[1]:
+                raise ValueError(f"{template!r}: scheme and host must be literal, before any {{...}}")
+            try:
+                fields = template_fields(template)
+            except ValueError as exc:
+                raise ValueError(f"{template!r}: {exc}") from exc
+            allowed = VARS_BY_KIND[self.kind]
+            for var, filters in fields:
+                if var not in allowed:
+                    raise ValueError(
+                        f"{template!r}: {{{var}}} is not available to a {self.kind} search "
+                        f"(use one of {', '.join(sorted(allowed))})"
+                    )
+                for f in filters:
+                    if f.split(":", 1)[0] not in FILTERS:
+                        raise ValueError(
+                            f"{template!r}: unknown transform {f!r} "
+                            f"(use one of {', '.join(sorted(FILTERS))})"
+                        )
+        if self.url_without_location is not None:
+            used = {v for v, _ in template_fields(self.url_without_location)}
+            if used & LOCATION_VARS:
+                raise ValueError("url_without_location must not use city, state or zip")
+        return self
+
+    @property
+    def uses_location(self) -> bool:
+        return bool({v for v, _ in template_fields(self.url)} & LOCATION_VARS)
+
+
+class PageMatcher(_Strict):
+    """What a kind of page looks like. Every condition given must hold; a list of matchers is OR."""
+
+    status: list[int] = []
+    final_url: str | None = None  # regex searched in the URL after redirects
+    selector: str | None = None  # CSS, or XPath when it starts with "/" or "(" or "./"
+    text: list[str] = []  # any of these, case-insensitive, in the page's visible text
+    title: list[str] = []  # any of these, case-insensitive, in <title>
+    header: dict[str, str] = {}  # header name -> regex on its value
+
+    @field_validator("final_url")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            re.compile(v)
+        return v
+
+    @field_validator("header")
+    @classmethod
+    def _header_regexes(cls, v: dict[str, str]) -> dict[str, str]:
+        for pattern in v.values():
+            re.compile(pattern)
+        return {k.lower(): p for k, p in v.items()}
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> PageMatcher:
+        if not (self.status or self.final_url or self.selector or self.text or self.title or self.header):
+            raise ValueError("a page matcher needs at least one of status, final_url, selector, text, title, header")
+        return self
+
+
+class Pages(_Strict):
+    """How to tell the site's pages apart. Results are also recognised by listings being found."""
+
+    results: list[PageMatcher] = []
+    no_results: list[PageMatcher] = Field(min_length=1)
+    blocked: list[PageMatcher] = []
+
+
+class FieldSpec(_Strict):
+    """Where one value sits: a selector, optionally an attribute, and text to cut around."""
+
+    selector: str
+    attr: str | None = None
+    after: str | None = None  # keep the text after this marker ("Age:")
+    before: str | None = None  # and before this one
+    split: str | None = None  # one element holds several values separated by this
+
+
+def _field_spec(v: Any) -> Any:
+    # "css" or "css@attr" is shorthand for {selector = "css", attr = "attr"}
+    if isinstance(v, str):
+        selector, at, attr = v.rpartition("@")
+        if at and attr and re.fullmatch(r"[A-Za-z_:][-A-Za-z0-9_:.]*", attr) and not selector.endswith("/"):
+            return {"selector": selector, "attr": attr}
+        return {"selector": v}
+    return v
+
+
+class Fields(_Strict):
+    """Per-field selectors, relative to a listing (or to the detail page)."""
+
+    name: FieldSpec | None = None
+    age: FieldSpec | None = None
+    location: FieldSpec | None = None
+    addresses: FieldSpec | None = None
+    phones: FieldSpec | None = None
+    emails: FieldSpec | None = None
+    relatives: FieldSpec | None = None
+    aliases: FieldSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: _field_spec(v) for k, v in data.items()}
+        return data
+
+    def items(self) -> Iterable[tuple[str, FieldSpec]]:
+        for key in type(self).model_fields:
+            spec = getattr(self, key)
+            if spec is not None:
+                yield key, spec
+
+
+class EmbeddedJson(_Strict):
+    """Listings embedded as JSON (JSON-LD, an application/json script, or a JSON body)."""
+
+    script: str | None = None  # selector of the <script>; omit when the whole body is JSON
+    listings: str  # JMESPath to the list of people
+    fields: dict[str, str]  # field -> JMESPath relative to one person
+    link: str | None = None  # JMESPath to the person's own page URL
+
+    @field_validator("fields")
+    @classmethod
+    def _known(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = set(v) - set(Fields.model_fields)
+        if unknown:
+            raise ValueError(f"unknown field(s) {sorted(unknown)}; use {sorted(Fields.model_fields)}")
+        import jmespath
+
+        for expr in v.values():
+            jmespath.compile(expr)
+        return v
+
+
+class Detail(_Strict):
+    """One hop to each listing's own page, read with these selectors."""
+
+    link: str  # selector of the link inside the listing ("a.details@href" or {selector, attr})
+    fields: Fields = Fields()
+    max_listings: int = Field(default=10, ge=1, le=50)
+
+
+class NextPage(_Strict):
+    """Following the site's next-page link."""
+
+    selector: str  # the link ("a.next" reads href)
+    max_pages: int = Field(default=3, ge=1, le=20)
+
+
+class Extract(_Strict):
+    """How to read listings from a results page."""
+
+    listing: str | None = None
+    fields: Fields = Fields()
+    link: str | None = None  # the listing's own URL, when there is no detail hop
+    detail: Detail | None = None
+    next_page: NextPage | None = None
+    embedded: EmbeddedJson | None = None
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> Extract:
+        if not self.listing and not self.embedded:
+            raise ValueError("extract needs a listing selector, an embedded section, or both")
+        return self
+
+
+class OptOutRule(_Strict):
+    url: str
+    method: str = "web form"
+    requires: list[str] = []
+    steps: str = ""
+    days: int | None = Field(default=None, ge=0, le=365)
+    covers: list[str] = []  # sister sites the same opt-out removes from
+
+
+class Source(_Strict):
+    """Where this rule's facts came from, and when they were checked: selectors go stale."""
+
+    urls: list[str] = []
+    checked: str = ""
+    notes: str = ""
+
+
+class Rule(_Strict):
+    """One people-search site."""
+
+    id: str
+    name: str
+    domain: str
+    category: str = "people-search"
+    parent: str = ""
+    sister_sites: list[str] = []
+    tags: list[str] = []
+    manual_url: str = ""  # a page where a person can search by hand
+    source: Source = Source()
+    searches: list[Search] = Field(min_length=1)
+    pages: Pages
+    extract: Extract
+    opt_out: OptOutRule | None = None
+    delay: float = Field(default=0.5, ge=0, le=60)  # seconds between two requests to this site
+    concurrency: int = Field(default=2, ge=1, le=8)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not ID_RE.match(v):
+            raise ValueError("id must be lower-case letters, digits, '.', '_' or '-'")
+        return v
+
+    @model_validator(mode="after")
+    def _same_site(self) -> Rule:
+        normalize_domain(self.domain)
+        for search in self.searches:
+            for template in filter(None, (search.url, search.url_without_location)):
+                probe = template.split("{", 1)[0]
+                problem = url_problem(probe, self.domain)
+                if problem:
+                    raise ValueError(f"search URL {template!r}: {problem}")
+        if self.manual_url and url_problem(self.manual_url, self.domain):
+            raise ValueError(f"manual_url {self.manual_url!r} is outside the rule's domain")
+        return self
+
+    @cached_property
+    def site_key(self) -> str:
+        return normalize_domain(self.domain)
+
+    def info(self) -> SiteInfo:
+        return SiteInfo(
+            id=self.id,
+            name=self.name,
+            domain=self.domain,
+            category=self.category,
+            parent=self.parent,
+            sister_sites=tuple(self.sister_sites),
+            manual_url=self.manual_url,
+        )
+
+    def opt_out_info(self) -> OptOut | None:
+        if self.opt_out is None:
+            return None
+        o = self.opt_out
+        return OptOut(o.url, o.method, tuple(o.requires), o.steps, o.days, tuple(o.covers))
+
+
+def _line_of(text: str, loc: Sequence[int | str]) -> int | None:
+    """Best-effort line number of the key a pydantic error location points at."""
+    keys = [k for k in loc if isinstance(k, str)]
+    for key in reversed(keys):
+        pattern = re.compile(rf"^\s*(\[\[?\s*)?([\w.]*\.)?{re.escape(key)}\s*(=|\]|\.)", re.M)
+        m = pattern.search(text)
+        if m:
+            return text.count("\n", 0, m.start()) + 1
+    return None
+
+
+def _describe(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_rule(path: Path) -> Rule:
+    """Read and validate one rule file; raise RuleError naming the file, key and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(path, "", f"cannot read: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(path, "", f"not valid TOML: {exc}") from exc
+    try:
+        rule = Rule.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        line = _line_of(text, loc)
+        where = f"line {line}: key {_describe(loc)}" if line else f"key {_describe(loc)}"
+        more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+        msg = err["msg"].removeprefix("Value error, ")
+        raise RuleError(path, where, msg + more) from exc
+    if rule.id != path.stem:
+        raise RuleError(path, f"line {_line_of(text, ('id',)) or 1}: key id", f"id {rule.id!r} must equal the file name {path.stem!r}")
+    return rule
+
+
+def load_rules(folders: Sequence[Path]) -> list[Rule]:
+    """Every `*.toml` rule in the folders, sorted by id; duplicate ids are an error."""
+    rules: dict[str, Rule] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise RuleError(folder, "", "not a folder of rule files")
+        for path in sorted(folder.glob("*.toml")):
+            rule = load_rule(path)
+            if rule.id in rules:
+                raise RuleError(path, "key id", f"id {rule.id!r} is defined twice")
+            rules[rule.id] = rule
+    return [rules[k] for k in sorted(rules)]
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of a rule file, for editors and for the rules README."""
+    return Rule.model_json_schema()
