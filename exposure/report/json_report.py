@@ -1,0 +1,119 @@
+"""The JSON report (schema_version 1): the machine-readable record of a scan.
+
+Later versions may add fields, never rename these. Holds the user's own data: written 0600.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..models import ScanResult, SiteResult, Verdict
+
+SCHEMA_VERSION = 1
+
+
+def _listing(v: Verdict) -> dict[str, Any]:
+    return {
+        "url": v.listing.url,
+        "is_user": v.is_user,
+        "namesake": v.namesake,
+        "identifier_exposed": v.identifier_exposed,
+        "ignored": v.ignored,
+        "confidence": round(v.confidence, 3),
+        "reasons": list(v.reasons),
+        "exposed": [
+            {
+                "kind": e.kind.value,
+                "value": e.value,
+                "matches_profile": e.matches_profile,
+                "partial": e.partial,
+                "evidence": e.evidence,
+            }
+            for e in v.exposed
+        ],
+    }
+
+
+def site_dict(s: SiteResult) -> dict[str, Any]:
+    o = s.opt_out
+    return {
+        "id": s.site.id,
+        "name": s.site.name,
+        "domain": s.site.domain,
+        "parent": s.site.parent,
+        "sister_sites": list(s.site.sister_sites),
+        "manual_url": s.site.manual_url,
+        "status": s.status.value,
+        "reason": s.reason.value if s.reason else None,
+        "detail": s.detail,
+        "interrupted": s.interrupted,
+        "queries": [
+            {
+                "kind": q.query.kind.value,
+                "label": q.query.label,
+                "url": q.query.url,
+                "final_url": q.final_url,
+                "outcome": q.outcome.value,
+                "http_status": q.http_status,
+                "detail": q.detail,
+            }
+            for q in s.queries
+        ],
+        "listings": [_listing(v) for v in s.verdicts],
+        "opt_out": None
+        if o is None
+        else {
+            "url": o.url,
+            "method": o.method,
+            "requires": list(o.requires),
+            "steps": o.steps,
+            "days": o.days,
+            "covers": list(o.covers),
+        },
+    }
+
+
+def to_dict(scan: ScanResult) -> dict[str, Any]:
+    """The report as plain data; the HTML, Markdown and CSV formats read the same numbers."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "exposure", "version": scan.tool_version},
+        "scan": {
+            "id": scan.id,
+            "started_at": scan.started_at,
+            "finished_at": scan.finished_at,
+            "interrupted": scan.interrupted,
+        },
+        "summary": summary(scan),
+        "sites": [site_dict(s) for s in scan.sites],
+    }
+
+
+def summary(scan: ScanResult) -> dict[str, Any]:
+    """The counts a person reads first; the HTML summary shows exactly these."""
+    from ..models import Status
+
+    kinds: dict[str, int] = {}
+    for s in scan.sites:
+        if s.status is not Status.FOUND:
+            continue
+        seen = {e.kind.value for v in s.user_listings for e in v.exposed if e.matches_profile or v.is_user}
+        for k in seen:
+            kinds[k] = kinds.get(k, 0) + 1
+    return {
+        "sites_checked": len(scan.sites),
+        "found": sum(s.status is Status.FOUND for s in scan.sites),
+        "not_found": sum(s.status is Status.NOT_FOUND for s in scan.sites),
+        "could_not_check": sum(s.status is Status.COULD_NOT_CHECK for s in scan.sites),
+        "listings": sum(len(s.user_listings) for s in scan.sites),
+        "namesakes": sum(len(s.namesakes) for s in scan.sites),
+        "exposed_kinds": dict(sorted(kinds.items())),
+    }
+
+
+class JsonReporter:
+    suffix = ".json"
+
+    def render(self, scan: ScanResult) -> bytes:
+        return (json.dumps(to_dict(scan), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
