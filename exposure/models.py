@@ -30,6 +30,9 @@ class Outcome(StrEnum):
     TIMEOUT = "timeout"
     ERROR = "error"
     UNRECOGNIZED = "unrecognized"
+    # reasons a site was not (fully) checked that no page caused
+    INTERRUPTED = "interrupted"  # the user stopped the scan
+    SKIPPED = "skipped"  # the profile has nothing this site can be searched by
 
 
 # Outcomes that are the site's own answer; everything else means "we could not check".

@@ -1,0 +1,175 @@
+"""Page -> results | no results | blocked | rate limited | timeout | error | unrecognized.
+
+The rule of this module: a page is NO_RESULTS only when the site's own no-results answer is
+recognised. A page we cannot place is UNRECOGNIZED, which the scan reports as "could not check";
+it is never read as "you are not listed".
+
+Protections are recognised by strong markers (a challenge header, a challenge title, a captcha
+vendor's block script) anywhere, and by weak markers (scripts that the same vendors also inject into
+normal pages, generic words such as "Access Denied") only on an error status or in the title, so a
+results page whose script or contact form says "Access Denied" is not taken for a block.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .models import Classification, Outcome, Page
+from .parse import Document, select
+from .rules import PageMatcher, Rule
+
+
+@dataclass(frozen=True)
+class Protection:
+    name: str
+    strong_headers: tuple[tuple[str, str], ...] = ()  # (header, regex on value)
+    strong_titles: tuple[str, ...] = ()  # regexes on <title>
+    strong_body: tuple[str, ...] = ()  # substrings of the raw body
+    weak_body: tuple[str, ...] = ()  # count only on status >= 400 or when nothing else is recognised
+    weak_headers: tuple[tuple[str, str], ...] = ()  # count only on status >= 400
+
+
+PROTECTIONS: tuple[Protection, ...] = (
+    Protection(
+        "Cloudflare",
+        strong_headers=(("cf-mitigated", r"challenge"),),
+        strong_titles=(r"^just a moment", r"attention required!? \| cloudflare"),
+        strong_body=("cf-browser-verification", "cf_chl_opt", "challenge-error-text"),
+        weak_body=("/cdn-cgi/challenge-platform/",),
+        weak_headers=(("server", r"cloudflare"),),
+    ),
+    Protection(
+        "HUMAN (PerimeterX)",
+        strong_body=('id="px-captcha"', "id='px-captcha'", "px-captcha"),
+        strong_titles=(r"press & hold",),
+        weak_body=("Press & Hold", "Press &amp; Hold", "_pxAppId", "perimeterx"),
+    ),
+    Protection(
+        "DataDome",
+        strong_body=("captcha-delivery.com",),
+        weak_headers=(("x-datadome", r".*"), ("x-dd-b", r".*")),
+        weak_body=("datadome",),
+    ),
+    Protection(
+        "Akamai",
+        strong_body=(),
+        weak_body=("Reference #18.", "Reference&#32;&#35;18", "errors.edgesuite.net"),
+        weak_headers=(("server", r"akamaighost"),),
+    ),
+    Protection(
+        "Imperva (Incapsula)",
+        strong_body=("Incapsula incident ID", "Request unsuccessful. Incapsula"),
+        weak_body=("_Incapsula_Resource",),
+        weak_headers=(("x-iinfo", r".*"),),
+    ),
+    Protection(
+        "DDoS-Guard",
+        strong_titles=(r"ddos-guard",),
+        strong_body=("check.ddos-guard.net", "ddos-guard.net/check"),
+        weak_headers=(("server", r"ddos-guard"),),
+    ),
+    Protection(
+        "AWS WAF",
+        strong_headers=(("x-amzn-waf-action", r"captcha|challenge|block"),),
+        strong_body=("AwsWafIntegration", "aws-waf-token", "awswaf.com"),
+        weak_body=("awswaf",),
+    ),
+)
+
+# Captcha widgets: a block only on a page that is nothing else (no listings, no no-results answer),
+# since real search forms embed them too.
+CAPTCHAS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("hCaptcha", ("h-captcha", "hcaptcha.com/1/api.js")),
+    ("reCAPTCHA", ("g-recaptcha", "google.com/recaptcha", "recaptcha/api.js")),
+    ("Cloudflare Turnstile", ("cf-turnstile", "challenges.cloudflare.com/turnstile")),
+)
+GENERIC_BLOCK_WORDS = re.compile(
+    r"access denied|forbidden|request blocked|you have been blocked|are you a (?:robot|human)|"
+    r"unusual traffic|verify you are human|bot detection|security check",
+    re.I,
+)
+
+
+def _title_hit(title: str, patterns: tuple[str, ...]) -> bool:
+    return any(re.search(p, title, re.I) for p in patterns)
+
+
+def _header_hit(headers: dict[str, str] | object, pairs: tuple[tuple[str, str], ...]) -> bool:
+    assert isinstance(headers, dict)
+    return any(h in headers and re.search(p, headers[h], re.I) for h, p in pairs)
+
+
+def detect_protection(page: Page, doc: Document, *, weak_allowed: bool) -> str | None:
+    """The protection that answered instead of the site, when there is one."""
+    headers = dict(page.headers)
+    raw = page.text
+    error_status = (page.status or 0) >= 400
+    for p in PROTECTIONS:
+        if _header_hit(headers, p.strong_headers) or _title_hit(doc.title, p.strong_titles):
+            return p.name
+        if any(marker in raw for marker in p.strong_body):
+            return p.name
+        if error_status and (
+            _header_hit(headers, p.weak_headers) and (weak_allowed or any(m in raw for m in p.weak_body))
+        ):
+            return p.name
+        if weak_allowed and error_status and any(m in raw for m in p.weak_body):
+            return p.name
+    if weak_allowed:
+        for name, markers in CAPTCHAS:
+            if any(m in raw for m in markers):
+                return f"{name} captcha"
+    if GENERIC_BLOCK_WORDS.search(doc.title) or (error_status and weak_allowed and GENERIC_BLOCK_WORDS.search(raw)):
+        return "a block page"
+    return None
+
+
+def matches(matcher: PageMatcher, page: Page, doc: Document) -> bool:
+    """Whether every condition the matcher gives holds for this page."""
+    if matcher.status and page.status not in matcher.status:
+        return False
+    if matcher.final_url and not re.search(matcher.final_url, page.final_url):
+        return False
+    for name, pattern in matcher.header.items():
+        if not re.search(pattern, page.headers.get(name, ""), re.I):
+            return False
+    if matcher.title and not any(t.lower() in doc.title.lower() for t in matcher.title):
+        return False
+    if matcher.selector:
+        doc.strip_invisible()
+        if not select(doc.root, matcher.selector):
+            return False
+    if matcher.text:
+        visible = doc.visible_text().lower()
+        if not any(t.lower() in visible for t in matcher.text):
+            return False
+    return True
+
+
+def classify(page: Page, doc: Document | None, rule: Rule, listing_count: int) -> Classification:
+    """Decide what a page is. `listing_count` is how many listings extraction found on it."""
+    if page.failure is not None:
+        return Classification(page.failure, page.detail)
+    assert doc is not None
+    # the site's own block pages first: they are the most specific knowledge we have
+    for m in rule.pages.blocked:
+        if matches(m, page, doc):
+            return Classification(Outcome.BLOCKED, "the site's own block page")
+    no_results = any(matches(m, page, doc) for m in rule.pages.no_results)
+    recognised = listing_count > 0 or no_results
+    protection = detect_protection(page, doc, weak_allowed=not recognised)
+    if protection:
+        return Classification(Outcome.BLOCKED, f"blocked by {protection}")
+    if listing_count > 0:
+        return Classification(Outcome.RESULTS, f"{listing_count} listing(s) on the page")
+    if no_results:
+        return Classification(Outcome.NO_RESULTS, "the site says it has no results")
+    if any(matches(m, page, doc) for m in rule.pages.results):
+        # a results page with no listing we can read: the layout changed, so we cannot say
+        return Classification(Outcome.UNRECOGNIZED, "a results page, but no listing could be read from it")
+    if page.status in (401, 403):
+        return Classification(Outcome.BLOCKED, f"the site refused the request (HTTP {page.status})")
+    if page.status is not None and page.status >= 400:
+        return Classification(Outcome.UNRECOGNIZED, f"HTTP {page.status} with a page we do not recognise")
+    return Classification(Outcome.UNRECOGNIZED, "neither a results page nor the site's no-results page")

@@ -1,0 +1,337 @@
+"""Listing x profile -> is this the user, a namesake, or someone else, and what does it expose.
+
+A name alone never makes a listing the user. It is the user when the name matches (legal name,
+nickname, middle name or initial, alias or maiden name, any order and case) AND something else
+corroborates it: one of the user's phones, emails or street addresses, or an age within one year of
+the birth year together with a city or state of the user's addresses. The same name with nothing
+corroborating, or with a contradicting age or place, is a possible namesake: reported apart and never
+counted as the user's exposure. Every decision carries reasons a person can check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from .models import Exposure, ExposureKind, Listing, Verdict
+from .normalize import (
+    AGE_RE,
+    PersonName,
+    Phone,
+    find_addresses,
+    find_emails,
+    find_phones,
+    fold,
+    given_name_forms,
+    masked_email_compatible,
+    parse_address,
+    parse_age,
+    parse_name,
+    parse_place,
+    phone_digits,
+    state_abbr,
+)
+from .profile import Profile
+
+# How much each kind of agreement adds to the confidence that a listing is the user.
+WEIGHTS = {"name": 0.35, "phone": 0.35, "email": 0.35, "address": 0.3, "age": 0.15, "place": 0.12, "relative": 0.08}
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    how: str  # "exact", "nickname Bob", "initial", "alias Jane Holloway" ...
+    strength: float  # 1.0 exact, lower for weaker forms
+
+
+def _surname_ok(shown: PersonName, mine: PersonName) -> bool:
+    if not shown.last or not mine.last:
+        return False
+    if shown.last == mine.last:
+        return True
+    # compound and hyphenated surnames: "garcia lopez" is also listed as "garcia" or "lopez"
+    a, b = set(shown.last_parts), set(mine.last_parts)
+    return (len(a) > 1 or len(b) > 1) and bool(a & b)
+
+
+def _given_ok(shown: PersonName, mine: PersonName) -> tuple[str, float] | None:
+    first = shown.first
+    if first == mine.first:
+        how, strength = "exact", 1.0
+    elif first in given_name_forms(mine.first) or mine.first in given_name_forms(first):
+        how, strength = f"nickname {first.title()}", 0.9
+    elif len(first) == 1 and first == mine.first[0]:
+        how, strength = "first initial", 0.6
+    elif mine.middles and first == mine.middles[0] and len(first) > 1:
+        how, strength = "middle name used as first name", 0.8
+    else:
+        return None
+    # a middle name or initial shown must agree with the user's when the user has one
+    if shown.middles and mine.middles:
+        sm, mm = shown.middles[0], mine.middles[0]
+        if sm[0] != mm[0] or (len(sm) > 1 and len(mm) > 1 and sm != mm):
+            return None
+    return how, strength
+
+
+def name_match(shown_raw: str, profile: Profile) -> NameMatch | None:
+    """How a displayed name matches one of the user's names, or None."""
+    shown = parse_name(shown_raw)
+    if shown is None or not shown.last:
+        return None
+    best: NameMatch | None = None
+    for i, mine in enumerate(profile.names):
+        if not _surname_ok(shown, mine):
+            continue
+        given = _given_ok(shown, mine)
+        if given is None:
+            continue
+        how, strength = given
+        if i > 0:
+            how = f"{how} of alias {mine.original.strip()}"
+            strength *= 0.95
+        if best is None or strength > best.strength:
+            best = NameMatch(how, strength)
+    return best
+
+
+def _relative_matches(shown_raw: str, profile: Profile) -> bool:
+    shown = parse_name(shown_raw)
+    if shown is None:
+        return False
+    for rel in profile.relatives:
+        if shown.last and rel.last and (shown.last == rel.last or set(shown.last_parts) & set(rel.last_parts)):
+            if shown.first == rel.first or shown.first in given_name_forms(rel.first):
+                return True
+    return False
+
+
+def _snippet(text: str, needle: str, width: int = 60) -> str:
+    i = text.find(needle)
+    if i < 0:
+        return needle
+    start, end = max(0, i - width), min(len(text), i + len(needle) + width)
+    return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
+
+
+class _Collector:
+    """Exposed values of one listing, deduplicated by kind and canonical value."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[ExposureKind, str], Exposure] = {}
+
+    def add(self, kind: ExposureKind, key: str, exposure: Exposure) -> None:
+        old = self.items.get((kind, key))
+        if old is None or (exposure.matches_profile and not old.matches_profile):
+            self.items[(kind, key)] = exposure
+
+
+def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verdict:
+    """The verdict on one listing, with the reasons and every exposed value."""
+    values = listing.values
+    text = listing.text
+    out = _Collector()
+    reasons: list[str] = []
+    score = 0.0
+
+    # -- names
+    name_hit: NameMatch | None = None
+    for ev in values.get(ExposureKind.NAME, ()):
+        hit = name_match(ev.value, profile)
+        out.add(ExposureKind.NAME, fold(ev.value), Exposure(ExposureKind.NAME, ev.value, hit is not None, ev.snippet))
+        if hit and (name_hit is None or hit.strength > name_hit.strength):
+            name_hit = hit
+    for ev in values.get(ExposureKind.ALIAS, ()):
+        hit = name_match(ev.value, profile)
+        out.add(ExposureKind.ALIAS, fold(ev.value), Exposure(ExposureKind.ALIAS, ev.value, hit is not None, ev.snippet))
+        if hit and name_hit is None:
+            name_hit = NameMatch(f"listed alias {ev.value}", hit.strength * 0.9)
+    if name_hit:
+        reasons.append(f"name matches ({name_hit.how})")
+        score += WEIGHTS["name"] * name_hit.strength
+
+    # -- phones: the field values and any number written in the listing's text
+    phone_hits: list[str] = []
+    partial: list[str] = []
+    seen_phone: set[str] = set()
+    candidates: list[tuple[Phone, str]] = []
+    for ev in values.get(ExposureKind.PHONE, ()):
+        found = find_phones(ev.value)
+        if found:
+            candidates.extend((p, ev.snippet) for p, _ in found)
+        else:
+            digits = phone_digits(ev.value, profile.country)
+            if len(digits) >= 7:
+                candidates.append((Phone(digits), ev.snippet))
+    candidates.extend((p, _snippet(text, s)) for p, s in find_phones(text))
+    for phone, snippet in candidates:
+        if phone.digits in seen_phone:
+            continue
+        seen_phone.add(phone.digits)
+        mine = not phone.masked and phone.digits in profile.phones
+        if mine:
+            phone_hits.append(phone.pretty())
+        if phone.masked:
+            partial.append(phone.pretty())
+        out.add(ExposureKind.PHONE, phone.digits,
+                Exposure(ExposureKind.PHONE, phone.pretty(), mine, snippet, partial=phone.masked))
+    for p in phone_hits:
+        reasons.append(f"phone {p} matches")
+    if phone_hits:
+        score += WEIGHTS["phone"]
+
+    # -- emails
+    email_hits: list[str] = []
+    emails: list[tuple[str, bool, str]] = []
+    for ev in values.get(ExposureKind.EMAIL, ()):
+        found_e = find_emails(ev.value)
+        emails.extend((e, m, ev.snippet) for e, m, _ in found_e)
+    emails.extend((e, m, _snippet(text, s)) for e, m, s in find_emails(text))
+    for addr, masked, snippet in emails:
+        mine = not masked and addr in profile.emails
+        if mine:
+            email_hits.append(addr)
+        if masked and any(masked_email_compatible(addr, e) for e in profile.emails):
+            partial.append(addr)
+        out.add(ExposureKind.EMAIL, addr, Exposure(ExposureKind.EMAIL, addr, mine, snippet, partial=masked))
+    for e in dict.fromkeys(email_hits):
+        reasons.append(f"email {e} matches")
+    if email_hits:
+        score += WEIGHTS["email"]
+
+    # -- street addresses
+    address_hits: list[str] = []
+    places: set[tuple[str, str]] = set()
+    addr_candidates = []
+    for ev in values.get(ExposureKind.ADDRESS, ()):
+        parsed = parse_address(ev.value)
+        if parsed:
+            addr_candidates.append((parsed, ev.value, ev.snippet))
+        else:
+            place = parse_place(ev.value)
+            if place.state:
+                places.add((place.city, place.state))
+    addr_candidates.extend((a, raw, _snippet(text, raw)) for a, raw in find_addresses(text))
+    for addr, raw, snippet in addr_candidates:
+        mine = any(addr.same_place(m) for m in profile.addresses)
+        if mine:
+            address_hits.append(raw)
+        if addr.state:
+            places.add((addr.city, addr.state))
+        out.add(ExposureKind.ADDRESS, f"{addr.street}|{addr.unit}",
+                Exposure(ExposureKind.ADDRESS, raw, mine, snippet))
+    for a in dict.fromkeys(address_hits):
+        reasons.append(f"address {a} matches")
+    if address_hits:
+        score += WEIGHTS["address"]
+
+    # -- places (city, state)
+    for ev in values.get(ExposureKind.LOCATION, ()):
+        place = parse_place(ev.value)
+        if place.state or place.city:
+            places.add((place.city, place.state))
+        out.add(ExposureKind.LOCATION, fold(ev.value), Exposure(
+            ExposureKind.LOCATION, ev.value, _place_in_profile(place.city, place.state, profile), ev.snippet))
+    place_hit = next((p for p in places if _place_in_profile(p[0], p[1], profile)), None)
+    place_contradicts = bool(places) and place_hit is None
+
+    # -- age
+    age_hit: int | None = None
+    age_contradicts = False
+    ages: list[tuple[int, str, str]] = []
+    for ev in values.get(ExposureKind.AGE, ()):
+        age = parse_age(ev.value)
+        if age is not None:
+            ages.append((age, ev.value, ev.snippet))
+    if not ages:
+        for m in AGE_RE.finditer(text):
+            if m.group(0).startswith("("):
+                continue  # "(217)" is an area code, not an age
+            age = int(m.group(1) or m.group(2))
+            if 0 < age < 120:
+                ages.append((age, m.group(0).strip(), _snippet(text, m.group(0))))
+                break
+    age_range = profile.age_range(today)
+    for age, raw, snippet in ages:
+        ok = age_range is not None and age_range[0] - 1 <= age <= age_range[1] + 1
+        if ok:
+            age_hit = age
+        elif age_range is not None:
+            age_contradicts = True
+        out.add(ExposureKind.AGE, str(age), Exposure(ExposureKind.AGE, raw, ok, snippet))
+    if age_hit is not None:
+        age_contradicts = False
+
+    # -- relatives
+    relative_hits = []
+    for ev in values.get(ExposureKind.RELATIVE, ()):
+        mine = _relative_matches(ev.value, profile)
+        if mine:
+            relative_hits.append(ev.value)
+        out.add(ExposureKind.RELATIVE, fold(ev.value), Exposure(ExposureKind.RELATIVE, ev.value, mine, ev.snippet))
+
+    # -- the decision
+    strong = bool(phone_hits or email_hits or address_hits)
+    if age_hit is not None and age_range is not None:
+        reasons.append(f"age {age_hit} fits birth year {profile.birth_year}")
+        score += WEIGHTS["age"]
+    if place_hit is not None:
+        reasons.append(f"lives in {_place_label(place_hit)}, a place in your profile")
+        score += WEIGHTS["place"]
+    if relative_hits:
+        reasons.append(f"relative {relative_hits[0]} matches")
+        score += WEIGHTS["relative"]
+    is_user = False
+    namesake = False
+    identifier = False
+    if name_hit is not None:
+        if strong or (age_hit is not None and place_hit is not None):
+            is_user = True
+        else:
+            namesake = True
+            if age_contradicts:
+                reasons.append(f"but the age ({', '.join(str(a) for a, _, _ in ages)}) does not fit your birth year")
+            if place_contradicts:
+                shown = "; ".join(sorted(_place_label(p) for p in places))
+                reasons.append(f"but the places shown ({shown}) are not in your profile")
+            if not age_contradicts and not place_contradicts:
+                reasons.append("but nothing else on the listing confirms it is you")
+    elif strong:
+        identifier = True
+        reasons.insert(0, "another person's listing that shows your data")
+    if partial:
+        reasons.append(f"partly hidden value(s) that may be yours: {', '.join(dict.fromkeys(partial))}")
+    confidence = min(0.99, score) if is_user else min(score, 0.5)
+    return Verdict(
+        listing=listing,
+        is_user=is_user,
+        namesake=namesake,
+        confidence=round(confidence, 3),
+        reasons=tuple(reasons),
+        exposed=tuple(out.items.values()),
+        identifier_exposed=identifier,
+        ignored=listing.url in profile.not_me,
+    )
+
+
+def _place_in_profile(city: str, state: str, profile: Profile) -> bool:
+    """A place agrees with the profile when its state is one of the user's and its city (if shown) too."""
+    st = state_abbr(state) if state and len(state) != 2 else state.upper()
+    for p_city, p_state in profile.places:
+        if st and st != p_state:
+            continue
+        if not st and not city:
+            continue
+        if city and fold(city) != fold(p_city):
+            continue
+        return True
+    return False
+
+
+def _place_label(place: tuple[str, str]) -> str:
+    city, state = place
+    return ", ".join(p for p in (city.title(), state) if p)
+
+
+def judge_all(listings: list[Listing], profile: Profile, today: date | None = None) -> list[Verdict]:
+    return [judge(listing, profile, today) for listing in listings]
+

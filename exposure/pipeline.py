@@ -1,0 +1,273 @@
+"""The one place that knows the order of the stages: Profile -> Rules -> Queries -> Fetch ->
+Classify/Extract -> Match -> site verdicts -> ScanResult.
+
+Honesty lives here: a site is `not_found` only when every request it took was answered by the site
+itself (results or its own no-results page) and no listing is the user. Any request that was blocked,
+rate limited, timed out, failed or came back unrecognised makes the site `could_not_check`, unless a
+listing of the user was already found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from . import __version__
+from .analyze import read_page
+from .extract import merge_detail
+from .fetch import Fetcher, FetchSettings, SiteGate
+from .match import judge, name_match
+from .models import (
+    ANSWERED,
+    ExposureKind,
+    Listing,
+    Outcome,
+    Page,
+    Query,
+    QueryRecord,
+    ScanResult,
+    SiteResult,
+    Status,
+    Verdict,
+)
+from .parse import Document
+from .profile import Profile
+from .queries import build_queries
+from .rules import Rule
+
+# When several requests of a site failed, the reason shown is the most telling one.
+REASON_ORDER = (
+    Outcome.BLOCKED,
+    Outcome.RATE_LIMITED,
+    Outcome.TIMEOUT,
+    Outcome.ERROR,
+    Outcome.UNRECOGNIZED,
+    Outcome.INTERRUPTED,
+    Outcome.SKIPPED,
+)
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Knobs for one scan; the defaults are polite to real sites."""
+
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    site_deadline: float = 300.0  # one slow site never holds up the rest longer than this
+    delay_scale: float = 1.0  # multiplies every rule's delay (tests and the demo use less)
+    today: date | None = None
+
+
+@dataclass
+class _SiteState:
+    """What a site's task has learned so far, kept outside the task so an interrupt loses nothing."""
+
+    rule: Rule
+    records: list[QueryRecord] = field(default_factory=list)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    unkeyed: list[Verdict] = field(default_factory=list)
+    details_followed: int = 0
+
+    def add(self, verdict: Verdict) -> None:
+        url = verdict.listing.url
+        if url == verdict.listing.source_url:  # no page of its own: cannot be deduplicated safely
+            self.unkeyed.append(verdict)
+            return
+        old = self.verdicts.get(url)
+        if old is None or (verdict.is_user, verdict.confidence) > (old.is_user, old.confidence):
+            self.verdicts[url] = verdict
+
+    def all_verdicts(self) -> tuple[Verdict, ...]:
+        return (*self.verdicts.values(), *self.unkeyed)
+
+
+def site_verdict(
+    state: _SiteState, interrupted: bool = False, extra_reason: tuple[Outcome, str] | None = None
+) -> SiteResult:
+    """The site's status from everything its requests answered."""
+    rule = state.rule
+    verdicts = state.all_verdicts()
+    records = tuple(state.records)
+    found = any((v.is_user or v.identifier_exposed) and not v.ignored for v in verdicts)
+    failures = [(r.outcome, r.detail) for r in records if r.outcome not in ANSWERED]
+    if extra_reason:
+        failures.append(extra_reason)
+    if not records and not failures:
+        failures.append((Outcome.SKIPPED, "your profile has nothing this site can be searched by"))
+    if found:
+        status, reason, detail = Status.FOUND, None, ""
+    elif failures:
+        outcome, detail = min(failures, key=lambda f: REASON_ORDER.index(f[0]))
+        n = len(failures)
+        if n > 1:
+            detail = f"{detail} ({n} of {len(records) or n} requests could not be checked)"
+        status, reason = Status.COULD_NOT_CHECK, outcome
+    else:
+        status, reason, detail = Status.NOT_FOUND, None, ""
+    return SiteResult(
+        site=rule.info(),
+        status=status,
+        reason=reason,
+        detail=detail,
+        queries=records,
+        verdicts=verdicts,
+        opt_out=rule.opt_out_info(),
+        interrupted=interrupted,
+    )
+
+
+class Scanner:
+    """Runs one scan with one shared fetcher."""
+
+    def __init__(self, profile: Profile, options: ScanOptions, fetcher: Fetcher) -> None:
+        self.profile = profile
+        self.options = options
+        self.fetcher = fetcher
+        self._pages: dict[tuple[str, str], asyncio.Task[Page]] = {}  # no URL is fetched twice in one scan
+
+    def _get(self, url: str, rule: Rule, gate: SiteGate) -> asyncio.Task[Page]:
+        key = (rule.site_key, url)
+        task = self._pages.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self.fetcher.get(url, rule.domain, gate))
+            self._pages[key] = task
+        return task
+
+    async def site(self, state: _SiteState) -> SiteResult:
+        rule = state.rule
+        gate = SiteGate(rule.concurrency, rule.delay * self.options.delay_scale)
+        queries = build_queries(self.profile, rule)
+        try:
+            async with asyncio.timeout(self.options.site_deadline):
+                await asyncio.gather(*(self._query(q, rule, gate, state) for q in queries))
+        except TimeoutError:
+            return site_verdict(
+                state, extra_reason=(Outcome.TIMEOUT, f"the site did not finish within {self.options.site_deadline:g} s")
+            )
+        return site_verdict(state)
+
+    async def _query(self, query: Query, rule: Rule, gate: SiteGate, state: _SiteState) -> None:
+        url: str | None = query.url
+        pages = 0
+        max_pages = rule.extract.next_page.max_pages if rule.extract.next_page else 1
+        while url is not None and pages < max_pages:
+            page = await asyncio.shield(self._get(url, rule, gate))
+            reading = read_page(page, rule)
+            label = query.label if pages == 0 else f"{query.label} (page {pages + 1})"
+            state.records.append(
+                QueryRecord(
+                    Query(query.site_id, query.kind, url, label),
+                    reading.classification.outcome,
+                    page.status,
+                    reading.classification.detail,
+                    page.final_url,
+                )
+            )
+            if reading.classification.outcome is not Outcome.RESULTS:
+                return
+            listings = reading.extraction.listings
+            await asyncio.gather(
+                *(
+                    self._listing(listing, link, query, rule, gate, state)
+                    for listing, link in zip(listings, reading.extraction.detail_links, strict=True)
+                )
+            )
+            pages += 1
+            url = reading.extraction.next_page
+
+    def _worth_a_detail_visit(self, listing: Listing) -> bool:
+        names = listing.values.get(ExposureKind.NAME, ())
+        if not names:
+            return True
+        return any(name_match(ev.value, self.profile) for ev in names)
+
+    async def _listing(
+        self, listing: Listing, link: str | None, query: Query, rule: Rule, gate: SiteGate, state: _SiteState
+    ) -> None:
+        detail = rule.extract.detail
+        # Only listings that carry one of the user's names are worth a second request: others are strangers.
+        if detail is not None and link and self._worth_a_detail_visit(listing):
+            if state.details_followed < detail.max_listings:
+                state.details_followed += 1  # counted before awaiting: listings run concurrently
+                page = await asyncio.shield(self._get(link, rule, gate))
+                ok = page.failure is None and (page.status or 0) < 400
+                shown = listing.values.get(ExposureKind.NAME, ())
+                who = shown[0].value if shown else "a listing"
+                state.records.append(
+                    QueryRecord(
+                        Query(query.site_id, query.kind, link, f"detail page of {who}"),
+                        Outcome.RESULTS if ok else (page.failure or Outcome.UNRECOGNIZED),
+                        page.status,
+                        page.detail if not ok else "",
+                        page.final_url,
+                    )
+                )
+                if ok:
+                    listing = merge_detail(listing, Document(page.text, page.final_url), detail.fields)
+        state.add(judge(listing, self.profile, self.options.today))
+
+
+async def scan(
+    profile: Profile,
+    rules: Sequence[Rule],
+    options: ScanOptions | None = None,
+    *,
+    on_site: Callable[[SiteResult], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> ScanResult:
+    """Scan every rule's site for the profile. Setting `stop` ends the scan early, keeping what is known."""
+    options = options or ScanOptions()
+    started = datetime.now(UTC)
+    scan_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    states = {rule.id: _SiteState(rule) for rule in rules}
+    results: dict[str, SiteResult] = {}
+    interrupted = False
+    t0 = time.monotonic()
+    async with Fetcher(options.fetch) as fetcher:
+        scanner = Scanner(profile, options, fetcher)
+        tasks = {asyncio.create_task(scanner.site(states[r.id]), name=r.id): r.id for r in rules}
+        stop_task = asyncio.ensure_future(stop.wait()) if stop is not None else None
+        pending: set[asyncio.Future[object]] = set(tasks)  # type: ignore[arg-type]
+        try:
+            while pending:
+                waiting = pending | ({stop_task} if stop_task else set())
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if stop_task is not None and stop_task in done:
+                    interrupted = True
+                    break
+                for task in done:
+                    pending.discard(task)
+                    site_id = tasks[task]  # type: ignore[index]
+                    result = task.result()
+                    assert isinstance(result, SiteResult)
+                    results[site_id] = result
+                    if on_site:
+                        on_site(result)
+        finally:
+            if stop_task is not None:
+                stop_task.cancel()
+            for task in pending:
+                task.cancel()
+            for page_task in scanner._pages.values():
+                page_task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2)
+    for rule in rules:
+        if rule.id not in results:
+            results[rule.id] = site_verdict(
+                states[rule.id], interrupted=True, extra_reason=(Outcome.INTERRUPTED, "the scan was stopped")
+            )
+    finished = datetime.now(UTC)
+    return ScanResult(
+        id=scan_id,
+        started_at=started.isoformat(timespec="seconds"),
+        finished_at=finished.isoformat(timespec="seconds"),
+        sites=tuple(results[r.id] for r in rules),
+        interrupted=interrupted,
+        profile_label=profile.name.original,
+        tool_version=__version__,
+        extra={"requests": str(fetcher.requests_sent), "seconds": f"{time.monotonic() - t0:.2f}"},
+    )
