@@ -54,9 +54,11 @@ def apply_filters(value: str, filters: list[str]) -> str:
 def fill(template: str, variables: Mapping[str, str]) -> str:
     """A URL from a template whose placeholders were validated when the rule was loaded."""
     out = []
-    for literal, name, _spec, _conv in string.Formatter().parse(template):
+    for literal, name, spec, _conv in string.Formatter().parse(template):
         out.append(literal)
         if name is not None:
+            if spec:
+                name = f"{name}:{spec}"
             var, *filters = name.split("|")
             out.append(apply_filters(variables.get(var.strip(), ""), [f.strip() for f in filters]))
     return "".join(out)

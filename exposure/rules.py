@@ -46,9 +46,11 @@ class _Strict(BaseModel):
 def template_fields(template: str) -> list[tuple[str, list[str]]]:
     """The `{var|filter:arg}` placeholders of a URL template, as (variable, filters)."""
     out = []
-    for _, name, _, _ in string.Formatter().parse(template):
+    for _, name, spec, _ in string.Formatter().parse(template):
         if name is None:
             continue
+        if spec:  # "{full|slug:_}": the formatter takes ":_" for a format spec; it is the filter's argument
+            name = f"{name}:{spec}"
         var, *filters = name.split("|")
         out.append((var.strip(), [f.strip() for f in filters]))
     return out

@@ -1,0 +1,300 @@
+"""The `exposure` command: parse options, call the pipeline, print. Nothing else lives here.
+
+Exit codes: 0 nothing of yours was found, 1 you are listed somewhere, 2 bad input (profile, rules,
+options), 130 the scan was interrupted (the reports for the sites already checked are still written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import ConfigError
+from .fetch import FetchSettings
+from .models import ScanResult, SiteResult, Status
+from .pipeline import ScanOptions, scan
+from .profile import ProfileFile, default_profile_path, dump_profile, load_profile, write_private
+from .report.interface import Format
+from .report.write import write_reports
+from .rules import BUNDLED_RULES, Rule, load_rules
+
+EXIT_CLEAN, EXIT_LISTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+app = typer.Typer(
+    help=(
+        "Find where your name, phones, emails and addresses are published on people-search sites, "
+        "and how to get each listing removed.\n\n"
+        "Exit codes: 0 nothing of yours found; 1 you are listed somewhere; 2 bad input; "
+        "130 interrupted (reports for the sites already checked are still written)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+rules_app = typer.Typer(help="Check and inspect rule files.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+console = Console(stderr=True)
+out = Console()
+
+ProfileOpt = Annotated[
+    Path | None, typer.Option("--profile", help="Profile TOML (default: your user config folder).", show_default=False)
+]
+RulesOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--rules", help="Scan only the rules in this folder (repeatable) instead of the bundled catalog."),
+]
+OutOpt = Annotated[Path, typer.Option("--out", help="Folder for the reports.")]
+FormatOpt = Annotated[
+    list[Format] | None, typer.Option("--format", help="Report format (repeatable). Default: html and json.")
+]
+
+
+def _fail(exc: ConfigError | str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _load_rules(folders: Sequence[Path] | None) -> list[Rule]:
+    rules = load_rules(list(folders) if folders else [BUNDLED_RULES])
+    if not rules:
+        raise ConfigError(", ".join(str(f) for f in (folders or [BUNDLED_RULES])), "", "no rule files (*.toml) found")
+    return rules
+
+
+def _run(coro_factory: object) -> ScanResult:
+    """Run a scan; the first Ctrl-C stops it and keeps what is known, a second exits at once."""
+
+    async def main() -> ScanResult:
+        stop = asyncio.Event()
+        presses = 0
+
+        def on_sigint() -> None:
+            nonlocal presses
+            presses += 1
+            if presses == 1:
+                console.print("\n[yellow]Stopping: writing the report for the sites already checked "
+                              "(press Ctrl-C again to quit at once)[/]")
+                stop.set()
+            else:
+                os._exit(EXIT_INTERRUPTED)
+
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests), or no signals
+            pass
+        assert callable(coro_factory)
+        result: ScanResult = await coro_factory(stop)
+        return result
+
+    return asyncio.run(main())
+
+
+def _status_cell(s: SiteResult) -> str:
+    if s.status is Status.FOUND:
+        return f"[bold red]LISTED[/] ({len(s.user_listings)})"
+    if s.status is Status.NOT_FOUND:
+        return "[green]not listed[/]"
+    return f"[yellow]could not check[/] ({s.reason.value if s.reason else '?'})"
+
+
+def _summary(result: ScanResult, paths: Sequence[Path]) -> None:
+    table = Table(title="exposure scan", show_lines=False)
+    table.add_column("site")
+    table.add_column("result")
+    table.add_column("why / what", overflow="fold")
+    order = {Status.FOUND: 0, Status.COULD_NOT_CHECK: 1, Status.NOT_FOUND: 2}
+    for s in sorted(result.sites, key=lambda s: (order[s.status], s.site.name)):
+        if s.status is Status.FOUND:
+            kinds = sorted({e.kind.value for v in s.user_listings for e in v.exposed if e.matches_profile})
+            why = "shows your " + ", ".join(kinds) if kinds else ""
+        elif s.status is Status.COULD_NOT_CHECK:
+            why = s.detail
+        else:
+            why = f"{len(s.namesakes)} namesake(s) only" if s.namesakes else ""
+        table.add_row(s.site.name, _status_cell(s), why)
+    out.print(table)
+    found = sum(s.status is Status.FOUND for s in result.sites)
+    cnc = sum(s.status is Status.COULD_NOT_CHECK for s in result.sites)
+    out.print(f"Listed on {found} of {len(result.sites)} sites; {cnc} could not be checked.", highlight=False)
+    if result.interrupted:
+        out.print("[yellow]The scan was interrupted: unfinished sites are marked 'could not check'.[/]")
+    for p in paths:
+        out.print(f"Report: {p}", highlight=False)
+
+
+def _scan_and_report(
+    profile_path: Path, rule_dirs: Sequence[Path] | None, out_dir: Path, formats: Sequence[Format] | None,
+    options: ScanOptions, progress: bool,
+) -> int:
+    try:
+        profile = load_profile(profile_path)
+        rules = _load_rules(rule_dirs)
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    fmts = list(dict.fromkeys(formats)) if formats else [Format.HTML, Format.JSON]
+    show = progress and sys.stderr.isatty()
+    with Progress(
+        TextColumn("[bold]Scanning[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), console=console, disable=not show, transient=True,
+    ) as bar:
+        task = bar.add_task("", total=len(rules))
+
+        def on_site(s: SiteResult) -> None:
+            bar.update(task, advance=1, description=s.site.name)
+
+        result = _run(lambda stop: scan(profile, rules, options, on_site=on_site, stop=stop))
+    paths = write_reports(result, fmts, out_dir)
+    _summary(result, paths)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_LISTED if any(s.status is Status.FOUND for s in result.sites) else EXIT_CLEAN
+
+
+@app.command("scan")
+def scan_cmd(
+    profile: ProfileOpt = None,
+    rules: RulesOpt = None,
+    out_dir: OutOpt = Path("reports"),
+    fmt: FormatOpt = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight across all sites.")] = 32,
+    timeout: Annotated[float, typer.Option(min=1, help="Total seconds for one request, body included.")] = 20.0,
+    site_deadline: Annotated[float, typer.Option(min=1, help="Seconds one site may take in all.")] = 300.0,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Search every configured site for you and write the reports."""
+    options = ScanOptions(
+        fetch=FetchSettings(timeout=timeout, concurrency=concurrency), site_deadline=site_deadline
+    )
+    code = _scan_and_report(profile or default_profile_path(), rules, out_dir, fmt, options, progress)
+    raise typer.Exit(code)
+
+
+@app.command()
+def demo(
+    out_dir: OutOpt = Path("reports"),
+    fmt: FormatOpt = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Scan the bundled demo sites (served here on 127.0.0.1) for the demo person; no internet needed."""
+    import tempfile
+
+    from .demo.server import DEMO_PROFILE, DemoWebThread, render_rules
+
+    with DemoWebThread() as web, tempfile.TemporaryDirectory(prefix="exposure-demo-") as tmp:
+        rules_dir = render_rules(Path(tmp) / "rules", web.bases)
+        console.print(f"Demo web: {len(web.bases)} synthetic people-search sites on 127.0.0.1", highlight=False)
+        options = ScanOptions(fetch=FetchSettings(timeout=10, retries=1, backoff=0.2), delay_scale=0.1)
+        code = _scan_and_report(DEMO_PROFILE, [rules_dir], out_dir, fmt, options, progress)
+    # the demo person is listed by design; the demo itself succeeded
+    raise typer.Exit(EXIT_INTERRUPTED if code == EXIT_INTERRUPTED else EXIT_CLEAN)
+
+
+@app.command()
+def init(
+    profile: ProfileOpt = None,
+    name: Annotated[str | None, typer.Option(help="Your full name.")] = None,
+    alias: Annotated[list[str] | None, typer.Option(help="Another name you use or used (repeatable).")] = None,
+    birth_year: Annotated[int | None, typer.Option(help="Year of birth.")] = None,
+    phone: Annotated[list[str] | None, typer.Option(help="A phone number (repeatable).")] = None,
+    email: Annotated[list[str] | None, typer.Option(help="An email address (repeatable).")] = None,
+    address: Annotated[
+        list[str] | None, typer.Option(help='An address, current first: "412 N Walnut St Apt 3, Springfield, IL 62702".')
+    ] = None,
+    relative: Annotated[list[str] | None, typer.Option(help="A relative's full name (repeatable).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing profile.")] = False,
+) -> None:
+    """Write your profile (asks for what the options do not give). It stays on this machine, readable only by you."""
+    path = profile or default_profile_path()
+    if path.exists() and not force:
+        raise _fail(f"{path}: a profile exists already (use --force to replace it)")
+    interactive = name is None
+    if interactive:
+        if not sys.stdin.isatty():
+            raise _fail("--name is required when not run interactively")
+        name = typer.prompt("Full name")
+
+        def many(label: str) -> list[str]:
+            raw = typer.prompt(f"{label} (separate several with ';', or leave empty)", default="", show_default=False)
+            return [x.strip() for x in raw.split(";") if x.strip()]
+
+        alias = many("Other names (nicknames, maiden name)")
+        by = typer.prompt("Birth year (or leave empty)", default="", show_default=False)
+        birth_year = int(by) if by.strip().isdigit() else None
+        phone = many("Phone numbers")
+        email = many("Email addresses")
+        address = many("Addresses, current first")
+        relative = many("Relatives' names")
+    from pydantic import ValidationError
+
+    try:
+        data = ProfileFile(
+            name=name or "", aliases=alias or [], birth_year=birth_year, phones=phone or [], emails=email or [],
+            addresses=address or [], relatives=relative or [],
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise _fail(f"{field}: {err['msg'].removeprefix('Value error, ')}") from exc
+    write_private(path, dump_profile(data))
+    out.print(f"Profile written to {path} (readable only by you).", highlight=False)
+
+
+@app.command()
+def ignore(
+    url: Annotated[str, typer.Argument(help="The listing's URL, as shown in the report.")],
+    profile: ProfileOpt = None,
+) -> None:
+    """Mark a listing as not you: later scans leave it out of your exposures."""
+    import tomllib
+
+    path = profile or default_profile_path()
+    try:
+        load_profile(path)  # validates, with the usual messages
+        data = ProfileFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    if url not in data.not_me:
+        data.not_me.append(url)
+        write_private(path, dump_profile(data))
+    out.print(f"Marked as not you: {url}", highlight=False)
+
+
+@rules_app.command("check")
+def rules_check(rules: RulesOpt = None) -> None:
+    """Validate rule files and list them."""
+    try:
+        loaded = _load_rules(rules)
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    for r in loaded:
+        kinds = ", ".join(sorted({s.kind.value for s in r.searches}))
+        out.print(f"{r.id:30} {r.domain:32} searches by {kinds}", highlight=False)
+    out.print(f"{len(loaded)} rule(s) valid.")
+
+
+@rules_app.command("schema")
+def rules_schema() -> None:
+    """Print the JSON Schema of a rule file."""
+    import json
+
+    from .rules import schema
+
+    out.print_json(json.dumps(schema()))
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(__version__)

@@ -1,0 +1,280 @@
+"""The whole scan over real HTTP on 127.0.0.1: every rule capability and every page class."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import fast_options, run_scan
+from servers import Canned, LocalServer
+
+from exposure.models import ExposureKind, Outcome, Status
+from exposure.profile import Profile
+from exposure.rules import Rule, load_rule
+
+JANE_CARD = """
+<div class="card"><h2 class="name">Jane M Testwood</h2><span class="age">Age 47</span>
+<div class="loc">Springfield, IL</div><a class="more" href="/person/jane-1">View details</a></div>"""
+NAMESAKE_CARD = """
+<div class="card"><h2 class="name">Jane Testwood</h2><span class="age">Age 31</span>
+<div class="loc">Tucson, AZ</div><a class="more" href="/person/jane-2">View details</a></div>"""
+DETAIL_1 = """<html><body><h1>Jane M Testwood</h1><ul class="phones"><li>(217) 555-0142</li></ul>
+<div class="addr">412 North Walnut Street #3, Springfield, IL 62702</div>
+<div class="rel">Robert Testwood</div></body></html>"""
+NO_RESULTS = "<html><body><div id='nothing'>We found no records for that name.</div></body></html>"
+
+
+def page(body: str, title: str = "Results") -> str:
+    return f"<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"
+
+
+def write_rule(tmp: Path, rule_id: str, body: str) -> Rule:
+    path = tmp / f"{rule_id}.toml"
+    path.write_text(textwrap.dedent(body))
+    return load_rule(path)
+
+
+CARDS_RULE = """
+    id = "{id}"
+    name = "Cards Site"
+    domain = "{host}"
+    manual_url = "{base}/search"
+    [[searches]]
+    kind = "name"
+    url = "{base}/name/{{first|lower|slug}}-{{last|lower|slug}}/{{state|state_full|lower|slug}}"
+    url_without_location = "{base}/name/{{full|slug:_}}"
+    [[searches]]
+    kind = "phone"
+    url = "{base}/phone/{{phone_area}}-{{phone_exchange}}-{{phone_line}}"
+    [[pages.no_results]]
+    selector = "#nothing"
+    [[pages.blocked]]
+    title = ["Stop right there"]
+    [extract]
+    listing = ".card"
+    [extract.fields]
+    name = ".name"
+    age = ".age"
+    location = ".loc"
+    [extract.detail]
+    link = "a.more@href"
+    fields = {{ phones = ".phones li", addresses = ".addr", relatives = ".rel" }}
+    [extract.next_page]
+    selector = "a.next"
+    max_pages = 2
+    [opt_out]
+    url = "{base}/optout"
+    method = "web form"
+    requires = ["listing URL", "email address"]
+    steps = "Find your listing, paste its URL, confirm by email."
+    days = 3
+    covers = ["sister.example"]
+"""
+
+
+@pytest.fixture
+def cards_site() -> LocalServer:
+    routes = {
+        "/name/jane-testwood/illinois": Canned(page(NAMESAKE_CARD + '<a class="next" href="/name/jane-testwood/illinois?p=2">Next</a>')),
+        "/name/jane-testwood/illinois?p=2": Canned(page(JANE_CARD + '<a class="next" href="/name/jane-testwood/illinois?p=3">Next</a>')),
+        "/name/jane-testwood/illinois?p=3": Canned(page("<p>should never be fetched: max_pages = 2</p>")),
+        "/person/jane-1": Canned(DETAIL_1),
+        "/person/jane-2": Canned(page("<h1>Jane Testwood</h1><ul class='phones'><li>(520) 555-0199</li></ul>")),
+    }
+    with LocalServer(routes, fallback=Canned(page(NO_RESULTS), status=404)) as server:
+        yield server
+
+
+def test_found_via_next_page_and_detail_hop(tmp_path: Path, profile: Profile, cards_site: LocalServer) -> None:
+    host = cards_site.base.removeprefix("http://")
+    rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=cards_site.base))
+    result = run_scan(profile, [rule]).sites[0]
+
+    assert result.status is Status.FOUND
+    mine = result.user_listings
+    assert len(mine) == 1 and mine[0].listing.url == f"{cards_site.base}/person/jane-1"
+    shown = {(e.kind, e.matches_profile) for e in mine[0].exposed}
+    assert (ExposureKind.PHONE, True) in shown and (ExposureKind.ADDRESS, True) in shown
+    assert (ExposureKind.RELATIVE, True) in shown and (ExposureKind.AGE, True) in shown
+    assert any("phone (217) 555-0142 matches" in r for r in mine[0].reasons)
+    # the namesake in Tucson is kept apart and never counted
+    assert [v.listing.url for v in result.namesakes] == [f"{cards_site.base}/person/jane-2"]
+    # transforms: lower+slug, state_full+slug, slug with "_" separator, phone parts
+    assert "/name/jane-testwood/illinois" in cards_site.paths
+    assert "/name/Jane_Testwood" in cards_site.paths
+    assert "/phone/217-555-0142" in cards_site.paths and "/phone/312-555-0188" in cards_site.paths
+    # next page followed up to the cap, and no URL fetched twice
+    assert "/name/jane-testwood/illinois?p=3" not in cards_site.paths
+    assert len(cards_site.paths) == len(set(cards_site.paths))
+    # the namesake's detail page is not worth a visit only when the name does not match; here it does
+    assert result.opt_out is not None and result.opt_out.covers == ("sister.example",)
+
+
+def test_no_results_everywhere_is_not_found(tmp_path: Path, profile: Profile) -> None:
+    with LocalServer(fallback=Canned(page(NO_RESULTS), status=404)) as server:
+        host = server.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
+        result = run_scan(profile, [rule]).sites[0]
+    assert result.status is Status.NOT_FOUND and result.reason is None
+    assert {q.outcome for q in result.queries} == {Outcome.NO_RESULTS}
+
+
+def test_namesakes_only_is_not_found(tmp_path: Path, profile: Profile) -> None:
+    routes = {"/name/jane-testwood/illinois": Canned(page(NAMESAKE_CARD)),
+              "/person/jane-2": Canned(page("<h1>Jane Testwood</h1>"))}
+    with LocalServer(routes, fallback=Canned(page(NO_RESULTS))) as server:
+        host = server.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
+        result = run_scan(profile, [rule]).sites[0]
+    assert result.status is Status.NOT_FOUND
+    assert len(result.namesakes) == 1 and not result.user_listings
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (Canned(page("<p>Welcome! Search millions of records.</p>", "Home")), Outcome.UNRECOGNIZED),
+        (Canned(page("<p>hold on</p>", "Stop right there")), Outcome.BLOCKED),  # the rule's own block page
+        (Canned("<title>Just a moment...</title>", 403, {"cf-mitigated": "challenge"}), Outcome.BLOCKED),
+        (Canned("slow down", 429, {"Retry-After": "3600"}), Outcome.RATE_LIMITED),
+        (Canned("oops", 500), Outcome.ERROR),
+        (Canned(b"\x89PNG\r\n", 200, content_type="image/png"), Outcome.UNRECOGNIZED),
+        (Canned(page("<p>gone</p>", "Not here"), 404), Outcome.UNRECOGNIZED),
+    ],
+)
+def test_failures_are_could_not_check(tmp_path: Path, profile: Profile, answer: Canned, reason: Outcome) -> None:
+    with LocalServer(fallback=answer) as server:
+        host = server.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
+        result = run_scan(profile, [rule]).sites[0]
+    assert result.status is Status.COULD_NOT_CHECK
+    assert result.reason is reason
+    assert all(q.outcome is not Outcome.NO_RESULTS for q in result.queries)
+
+
+def test_one_no_results_and_one_blocked_query_is_still_could_not_check(tmp_path: Path, profile: Profile) -> None:
+    routes = {"/phone/217-555-0142": Canned("<title>Just a moment...</title>", 403, {"cf-mitigated": "challenge"})}
+    with LocalServer(routes, fallback=Canned(page(NO_RESULTS))) as server:
+        host = server.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
+        result = run_scan(profile, [rule]).sites[0]
+    assert result.status is Status.COULD_NOT_CHECK and result.reason is Outcome.BLOCKED
+    assert "Cloudflare" in result.detail
+
+
+def test_timeout_is_could_not_check(tmp_path: Path, profile: Profile) -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(3)
+        return web.Response(text="late")
+
+    with LocalServer(fallback=slow) as server:
+        host = server.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
+        result = run_scan(profile, [rule], fast_options(timeout=0.5)).sites[0]
+    assert result.status is Status.COULD_NOT_CHECK and result.reason is Outcome.TIMEOUT
+
+
+JSONLD_RULE = """
+    id = "jsonld"
+    name = "JSON-LD Site"
+    domain = "{host}"
+    [[searches]]
+    kind = "email"
+    url = "{base}/email?q={{email|urlencode}}"
+    [[searches]]
+    kind = "address"
+    url = "{base}/addr/{{street|slug}}/{{city|upper}}-{{state|lower}}/{{zip}}"
+    [[pages.no_results]]
+    final_url = "/no-results$"
+    [extract.embedded]
+    script = "script[type='application/ld+json']"
+    listings = "itemListElement[].item"
+    link = "url"
+    fields = {{ name = "name", phones = "telephone", emails = "email", addresses = "address", age = "age" }}
+"""
+
+
+def test_embedded_json_ld_and_redirect_no_results(tmp_path: Path, profile: Profile) -> None:
+    people = {
+        "@context": "https://schema.org",
+        "@type": "ItemList",
+        "itemListElement": [
+            {"item": {"@type": "Person", "name": "Janie Testwood", "url": "/p/9", "email": "Jane.Testwood@Example.com",
+                      "address": {"@type": "PostalAddress", "streetAddress": "88 Lakeview Terrace",
+                                  "addressLocality": "Evanston", "addressRegion": "IL"}}},
+            {"item": {"@type": "Person", "name": "Paul Other", "url": "/p/10", "telephone": "555-0100"}},
+        ],
+    }
+    html = page(f'<script type="application/ld+json">{json.dumps(people)}</script><p>2 people</p>')
+
+    async def redirect(request: object) -> object:
+        from aiohttp import web
+
+        raise web.HTTPFound("/no-results")
+
+    routes = {"/email?q=jane.testwood@example.com": Canned(html), "/no-results": Canned(page("<p>Nobody.</p>"))}
+    with LocalServer(routes, fallback=redirect) as server:  # type: ignore[arg-type]
+        host = server.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "jsonld", JSONLD_RULE.format(host=host, base=server.base))
+        result = run_scan(profile, [rule]).sites[0]
+        paths = server.paths
+    assert "/addr/412-N-Walnut-St/SPRINGFIELD-il/62702" in paths
+    assert result.status is Status.FOUND
+    (mine,) = result.user_listings
+    assert mine.listing.url.endswith("/p/9") and mine.is_user
+    outcomes = sorted(q.outcome.value for q in result.queries)
+    assert outcomes == ["no_results", "no_results", "results"]
+
+
+NEXT_DATA_RULE = """
+    id = "nextdata"
+    name = "Next Data Site"
+    domain = "{host}"
+    [[searches]]
+    kind = "name"
+    url = "{base}/search?fn={{first|urlencode}}&ln={{last|urlencode}}&st={{state|upper}}"
+    [[pages.no_results]]
+    text = ["0 results"]
+    [extract.embedded]
+    script = "script#__NEXT_DATA__"
+    listings = "props.pageProps.people"
+    link = "profileUrl"
+    fields = {{ name = "fullName", age = "age", location = "cities", phones = "phones[].number", relatives = "relatives[].name" }}
+"""
+
+
+def test_application_json_script_and_namesake_by_age(tmp_path: Path, profile: Profile) -> None:
+    data = {"props": {"pageProps": {"people": [
+        {"fullName": "Jane Testwood", "age": 47, "cities": ["Springfield, IL"], "profileUrl": "/p/1",
+         "phones": [{"number": "(312) 555-0188"}], "relatives": [{"name": "Ellen Holloway"}]},
+        {"fullName": "Jane Testwood", "age": 62, "cities": ["Peoria, IL"], "profileUrl": "/p/2", "phones": []},
+    ]}}}
+    html = page(f'<script id="__NEXT_DATA__" type="application/json">{json.dumps(data)}</script>')
+    with LocalServer({"/search?fn=Jane&ln=Testwood&st=IL": Canned(html)}, fallback=Canned(page("0 results"))) as s:
+        host = s.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "nextdata", NEXT_DATA_RULE.format(host=host, base=s.base))
+        result = run_scan(profile, [rule]).sites[0]
+    assert result.status is Status.FOUND
+    assert [v.listing.url.rsplit("/", 1)[1] for v in result.user_listings] == ["1"]
+    (namesake,) = result.namesakes
+    assert any("age" in r for r in namesake.reasons)
+
+
+def test_rule_cannot_leave_its_site(tmp_path: Path, profile: Profile) -> None:
+    with LocalServer(fallback=Canned("innocent")) as other:
+        routes = {"/name/jane-testwood/illinois": Canned(page(JANE_CARD.replace("/person/jane-1", other.base + "/x")))}
+        with LocalServer(routes, fallback=Canned(page(NO_RESULTS))) as server:
+            host = server.base.removeprefix("http://")
+            rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
+            result = run_scan(profile, [rule]).sites[0]
+        assert other.requests == []  # the detail link to another site was refused without a request
+    detail = [q for q in result.queries if q.query.label.startswith("detail page")]
+    assert detail and detail[0].outcome is Outcome.ERROR and "outside the rule's domain" in detail[0].detail
+    # a listing whose detail page could not be read leaves the site unproven, never "not found"
+    assert result.status is not Status.NOT_FOUND
