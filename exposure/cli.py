@@ -298,3 +298,7 @@ def rules_schema() -> None:
 def version() -> None:
     """Print the version."""
     out.print(__version__)
+
+
+if __name__ == "__main__":
+    app()

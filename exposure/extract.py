@@ -51,7 +51,7 @@ def prepare(doc: Document) -> None:
             el.text = decoded
     for el in doc.root.xpath("//a[contains(@href, '/cdn-cgi/l/email-protection#')]"):
         decoded = decode_cfemail(el.get("href", "").rsplit("#", 1)[-1])
-        if decoded and not el.text_content().strip():
+        if decoded and not "".join(el.itertext()).strip():
             el.text = decoded
 
 
@@ -95,6 +95,23 @@ def read_fields(node: Any, fields: Fields) -> dict[ExposureKind, list[Evidence]]
         if found:
             values.setdefault(FIELD_KINDS[key], []).extend(found)
     return values
+
+
+_NAME_GUESS = ".//h1|.//h2|.//h3|.//h4|.//h5|.//strong|.//b"
+
+
+def guess_name(listing: Any) -> Evidence | None:
+    """The listing's name when the rule names no selector for it: its first heading or bold text, else its
+    first line. Searching the whole text for the user's name instead would be fooled by relatives' names."""
+    for el in listing.xpath(_NAME_GUESS):
+        text = node_text(el)
+        if text and len(text) <= 80:
+            return Evidence(text, text)
+    for chunk in listing.itertext():
+        text = " ".join(chunk.split())
+        if text:
+            return Evidence(text[:80], text[:MAX_VALUE]) if len(text) <= 80 else None
+    return None
 
 
 def _json_values(value: Any) -> Iterable[str]:
@@ -182,6 +199,10 @@ def extract(doc: Document, body_text: str, rule: Rule, base_url: str) -> Extract
             if isinstance(el, str):
                 continue
             values = read_fields(el, ex.fields)
+            if ex.fields.name is None and ExposureKind.NAME not in values:
+                guessed = guess_name(el)
+                if guessed:
+                    values[ExposureKind.NAME] = [guessed]
             url = (_link(el, ex.link, base_url) if ex.link else None) or base_url
             detail = _link(el, ex.detail.link, base_url) if ex.detail else None
             if detail and url == base_url:

@@ -16,6 +16,7 @@ from datetime import date
 from .models import Exposure, ExposureKind, Listing, Verdict
 from .normalize import (
     AGE_RE,
+    Address,
     PersonName,
     Phone,
     find_addresses,
@@ -28,6 +29,7 @@ from .normalize import (
     parse_age,
     parse_name,
     parse_place,
+    quick_address,
     phone_digits,
     state_abbr,
 )
@@ -41,6 +43,7 @@ WEIGHTS = {"name": 0.35, "phone": 0.35, "email": 0.35, "address": 0.3, "age": 0.
 class NameMatch:
     how: str  # "exact", "nickname Bob", "initial", "alias Jane Holloway" ...
     strength: float  # 1.0 exact, lower for weaker forms
+    conflict: str = ""  # why the name cannot be the user's although first and last name fit
 
 
 def _surname_ok(shown: PersonName, mine: PersonName) -> bool:
@@ -56,21 +59,32 @@ def _surname_ok(shown: PersonName, mine: PersonName) -> bool:
 def _given_ok(shown: PersonName, mine: PersonName) -> tuple[str, float] | None:
     first = shown.first
     if first == mine.first:
-        how, strength = "exact", 1.0
-    elif first in given_name_forms(mine.first) or mine.first in given_name_forms(first):
-        how, strength = f"nickname {first.title()}", 0.9
-    elif len(first) == 1 and first == mine.first[0]:
-        how, strength = "first initial", 0.6
-    elif mine.middles and first == mine.middles[0] and len(first) > 1:
-        how, strength = "middle name used as first name", 0.8
-    else:
-        return None
-    # a middle name or initial shown must agree with the user's when the user has one
-    if shown.middles and mine.middles:
-        sm, mm = shown.middles[0], mine.middles[0]
-        if sm[0] != mm[0] or (len(sm) > 1 and len(mm) > 1 and sm != mm):
-            return None
-    return how, strength
+        return "exact", 1.0
+    if first in given_name_forms(mine.first) or mine.first in given_name_forms(first):
+        return f"nickname {first.title()}", 0.9
+    if len(first) == 1 and first == mine.first[0]:
+        return "first initial", 0.6
+    if mine.middles and first == mine.middles[0] and len(first) > 1:
+        return "middle name used as first name", 0.8
+    return None
+
+
+def _middle_conflict(shown: PersonName, profile: Profile) -> str:
+    """Why a shown middle name rules the user out, or "".
+
+    The user's known middles are those of the legal name and of every alias; a maiden or other former
+    surname shown as a middle name ("Elizabeth Whitfield Carrow") is no conflict either.
+    """
+    known = {m for n in profile.names for m in n.middles}
+    surnames = {part for n in profile.names for part in n.last_parts}
+    for sm in shown.middles:
+        if sm in surnames or not known:
+            continue
+        if any(sm == m or (len(sm) == 1 and m.startswith(sm)) or (len(m) == 1 and sm.startswith(m)) for m in known):
+            continue
+        mine = max(known, key=len)
+        return f"the middle name {sm.title()} is not your {mine.title()}"
+    return ""
 
 
 def name_match(shown_raw: str, profile: Profile) -> NameMatch | None:
@@ -91,6 +105,10 @@ def name_match(shown_raw: str, profile: Profile) -> NameMatch | None:
             strength *= 0.95
         if best is None or strength > best.strength:
             best = NameMatch(how, strength)
+    if best is not None:
+        conflict = _middle_conflict(shown, profile)
+        if conflict:
+            best = NameMatch(best.how, best.strength, conflict)
     return best
 
 
@@ -145,7 +163,7 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
         out.add(ExposureKind.ALIAS, fold(ev.value), Exposure(ExposureKind.ALIAS, ev.value, hit is not None, ev.snippet))
         if hit and name_hit is None:
             name_hit = NameMatch(f"listed alias {ev.value}", hit.strength * 0.9)
-    if name_hit:
+    if name_hit and not name_hit.conflict:
         reasons.append(f"name matches ({name_hit.how})")
         score += WEIGHTS["name"] * name_hit.strength
 
@@ -199,27 +217,28 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
         score += WEIGHTS["email"]
 
     # -- street addresses
-    address_hits: list[str] = []
+    address_hits: list[tuple[Address, str]] = []
     places: set[tuple[str, str]] = set()
     addr_candidates = []
     for ev in values.get(ExposureKind.ADDRESS, ()):
-        parsed = parse_address(ev.value)
+        house = ev.value.split(None, 1)[0] if ev.value else ""
+        parsed = parse_address(ev.value) if house in profile.houses else quick_address(ev.value)
         if parsed:
             addr_candidates.append((parsed, ev.value, ev.snippet))
         else:
             place = parse_place(ev.value)
             if place.state:
                 places.add((place.city, place.state))
-    addr_candidates.extend((a, raw, _snippet(text, raw)) for a, raw in find_addresses(text))
+    addr_candidates.extend((a, raw, _snippet(text, raw)) for a, raw in find_addresses(text, profile.houses))
     for addr, raw, snippet in addr_candidates:
         mine = any(addr.same_place(m) for m in profile.addresses)
-        if mine:
-            address_hits.append(raw)
+        if mine and not any(addr.same_place(a) for a, _ in address_hits):
+            address_hits.append((addr, raw))
         if addr.state:
             places.add((addr.city, addr.state))
         out.add(ExposureKind.ADDRESS, f"{addr.street}|{addr.unit}",
                 Exposure(ExposureKind.ADDRESS, raw, mine, snippet))
-    for a in dict.fromkeys(address_hits):
+    for _, a in address_hits:
         reasons.append(f"address {a} matches")
     if address_hits:
         score += WEIGHTS["address"]
@@ -283,7 +302,15 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
     is_user = False
     namesake = False
     identifier = False
-    if name_hit is not None:
+    if name_hit is not None and name_hit.conflict:
+        # first and last name fit, but the listing says something that cannot be true of the user
+        if strong:
+            identifier = True
+            reasons.insert(0, f"another person's listing that shows your data ({name_hit.conflict})")
+        else:
+            namesake = True
+            reasons.insert(0, f"same first and last name, but {name_hit.conflict}")
+    elif name_hit is not None:
         if strong or (age_hit is not None and place_hit is not None):
             is_user = True
         else:
@@ -298,6 +325,10 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
     elif strong:
         identifier = True
         reasons.insert(0, "another person's listing that shows your data")
+    else:
+        shown_names = [e.value for e in out.items.values() if e.kind is ExposureKind.NAME]
+        who = shown_names[0] if shown_names else "no name we could read"
+        reasons.insert(0, f"not you: the listing's name ({who}) is none of yours")
     if partial:
         reasons.append(f"partly hidden value(s) that may be yours: {', '.join(dict.fromkeys(partial))}")
     confidence = min(0.99, score) if is_user else min(score, 0.5)

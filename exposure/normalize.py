@@ -158,9 +158,12 @@ _AT_RE = re.compile(r"\s*[\[\(\{]\s*at\s*[\]\)\}]\s*|\s+at\s+(?=[\w-]+\s*[\[\(\{
 _DOT_RE = re.compile(r"\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*|\s+dot\s+", re.I)
 
 
+_OBFUSCATION_HINT = re.compile(r"[\[\(\{]\s*at\s*[\]\)\}]|\bdot\b", re.I)
+
+
 def deobfuscate_email_text(text: str) -> str:
     """Undo the "jane [at] example (dot) com" spellings sites use to dodge scrapers."""
-    if "at" not in text.lower():
+    if not _OBFUSCATION_HINT.search(text):
         return text
     text = _AT_RE.sub("@", text)
     return _DOT_RE.sub(".", text)
@@ -180,8 +183,11 @@ def decode_cfemail(hexstr: str) -> str:
 
 def find_emails(text: str) -> list[tuple[str, bool, str]]:
     """Emails in text as (lower-case address, masked, snippet)."""
-    out = []
-    for m in EMAIL_RE.finditer(deobfuscate_email_text(text)):
+    out: list[tuple[str, bool, str]] = []
+    text = deobfuscate_email_text(text)
+    if "@" not in text:
+        return out
+    for m in EMAIL_RE.finditer(text):
         user, domain = m.group(1), m.group(2)
         masked = "*" in user or "•" in user
         out.append((f"{user}@{domain}".lower(), masked, m.group(0)))
@@ -269,8 +275,10 @@ def parse_address(raw: str) -> Address | None:
 
 # A street address in free text: number, words, and a street type or unit, then optionally a place.
 ADDRESS_RE = re.compile(
-    r"\b\d{1,6}(?:-\d{1,4})?\s+(?:[NSEW]{1,2}\.?\s+|(?:North|South|East|West|Northeast|Northwest|Southeast|Southwest)\s+)?"
-    r"[A-Za-z0-9.'\- ]{2,40}?\s(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Ct|Court|Way|Pl|Place|"
+    r"(?<![\d\-/.#])\b\d{1,6}(?:-\d{1,4})?\s+(?:[NSEW]{1,2}\.?\s+|(?:North|South|East|West|Northeast|Northwest|Southeast|Southwest)\s+)?"
+    # street-name words are words or ordinals ("42nd"), never a bare number: "555-0117 Lives at 2210 SE ..."
+    # must not read as house number 555-0117 on a street called "Lives at 2210 SE Hawthorne"
+    r"(?:(?:\d+(?:st|nd|rd|th)|[A-Za-z][A-Za-z0-9.'\-]*)\s+){1,5}?(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Ct|Court|Way|Pl|Place|"
     r"Ter|Terrace|Cir|Circle|Pkwy|Parkway|Hwy|Highway|Trl|Trail|Sq|Square|Loop|Run|Pike|Row)\b\.?"
     r"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?"
     r"(?:[ ,]+(?:Apt|Apartment|Unit|Ste|Suite|#)\.?\s*#?\s*[A-Za-z0-9-]+)?"
@@ -278,13 +286,49 @@ ADDRESS_RE = re.compile(
 )
 
 
-def find_addresses(text: str) -> list[tuple[Address, str]]:
+def find_addresses(text: str, houses: frozenset[str] | None = None) -> list[tuple[Address, str]]:
+    """Street addresses in free text. A candidate that does not parse is retried one character on, so that
+    "555-0117 Lives at 2210 SE Hawthorne Blvd" still finds the address after the phone number.
+
+    With `houses` (the profile's house numbers), candidates with another house number skip the full USPS
+    parse, which is most of the analysis time, and are kept with a cheap split: they cannot be the user's.
+    """
     out = []
-    for m in ADDRESS_RE.finditer(text):
-        parsed = parse_address(m.group(0))
+    pos = 0
+    while True:
+        m = ADDRESS_RE.search(text, pos)
+        if m is None:
+            break
+        raw = m.group(0).strip()
+        house = raw.split(None, 1)[0]
+        if houses is not None and house not in houses:
+            parsed: Address | None = quick_address(raw)
+        else:
+            parsed = parse_address(raw)
         if parsed:
-            out.append((parsed, m.group(0)))
+            out.append((parsed, raw))
+            pos = m.end()
+        else:
+            pos = m.start() + 1
     return out
+
+
+_TAIL_RE = re.compile(r",?\s+([A-Za-z .'-]{2,30}),\s*([A-Z]{2})(?:\s+(\d{5})(?:-\d{4})?)?$")
+
+
+def quick_address(raw: str) -> Address | None:
+    """A cheap split of an address that cannot be the user's (no USPS normalisation): enough to show it and
+    to know its city and state."""
+    m = _TAIL_RE.search(raw)
+    street, city, state, zip5 = raw, "", "", ""
+    if m:
+        street, city, state, zip5 = raw[: m.start()], m.group(1), m.group(2), m.group(3) or ""
+        if not state_abbr(state):
+            state = ""
+    street = " ".join(street.upper().replace(",", " ").split())
+    if not street or not street[0].isdigit():
+        return None
+    return Address(street, "", fold(city).upper(), state.upper(), zip5, raw)
 
 
 @dataclass(frozen=True)

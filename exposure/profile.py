@@ -10,6 +10,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 from pathlib import Path
 
@@ -100,6 +101,11 @@ class Profile:
         for a in self.addresses:
             seen.setdefault((a.city, a.state), None)
         return tuple(seen)
+
+    @cached_property
+    def houses(self) -> frozenset[str]:
+        """House numbers of the user's addresses: an address with another one cannot be theirs."""
+        return frozenset(a.house for a in self.addresses)
 
     @property
     def states(self) -> tuple[str, ...]:
