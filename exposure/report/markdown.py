@@ -1,0 +1,162 @@
+"""The Markdown report: the same findings as the HTML, for pasting into an email or a support ticket.
+
+It reads well as plain text (most mail clients show it unrendered) and renders safely as Markdown:
+scraped text has Markdown and HTML punctuation backslash-escaped, so a page cannot inject links,
+images or raw HTML into a renderer; only `view.safe_url` URLs become links (as `<autolinks>`), and
+anything else is shown inside a code span.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ..models import ScanResult
+from .view import Link, ListingView, ReportView, SiteRef, and_list, build
+
+# CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that can start
+# markup mid-line (emphasis, links, images, raw HTML, entities, tables, strikethrough, code).
+_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~&])")
+# ...and these only at the start of a line (headings, lists, quotes, thematic breaks, "1." lists).
+_LINE_START = re.compile(r"^(\d*)([#>+=-]|(?<=\d)[.)])")
+
+
+def text(value: str) -> str:
+    """Scraped or user text as one safe line of Markdown."""
+    flat = " ".join(str(value).split())
+    return _LINE_START.sub(r"\1\\\2", _SPECIAL.sub(r"\\\1", flat))
+
+
+def code(value: str) -> str:
+    """Text shown verbatim in a code span, with a fence longer than any backtick run inside it."""
+    flat = " ".join(str(value).split())
+    longest = max((len(m) for m in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") or not flat else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def link(target: Link) -> str:
+    """An http(s) URL as an autolink; anything else as code, so it never becomes clickable."""
+    if target.href:
+        return f"<{target.href}>"
+    return f"{code(target.text)} (not a safe web address, so not a link)"
+
+
+def _names(refs: Iterable[SiteRef], escape: bool = True) -> str:
+    return and_list(text(r.name) if escape else r.name for r in refs)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _listing(lv: ListingView, lines: list[str], *, why: str) -> None:
+    lines.append(f"- Listing: {link(lv.link)}")
+    for row in lv.values:
+        marks = [m for m, on in (("yours", row.yours), ("partly hidden on the site", row.partial)) if on]
+        suffix = f" ({', '.join(marks)})" if marks else ""
+        lines.append(f"- {row.label}: {text(row.value)}{suffix}")
+    if lv.reasons:
+        lines.append(f"- {why}: " + "; ".join(text(r) for r in lv.reasons))
+    for snippet in lv.evidence:
+        lines.append(f"- Page text: “{text(snippet)}”")
+
+
+def render_view(r: ReportView) -> str:
+    s = r.summary
+    lines: list[str] = ["# Where your information is published", ""]
+    who = f" for {text(r.scan.profile_label)}" if r.scan.profile_label else ""
+    lines += [f"Scan{who}, {text(r.started)}.", ""]
+    if r.scan.interrupted:
+        lines += ["**This scan was stopped before it finished.** Some sites were not checked.", ""]
+    if s["found"]:
+        lines.append(
+            f"**You are listed on {s['found']} of the {s['sites_checked']} sites in this scan** "
+            f"({_plural(s['listings'], 'listing', 'listings')})."
+        )
+    else:
+        lines.append(f"**We did not find you on any of the {s['sites_checked']} sites in this scan.**")
+    lines.append(
+        f"{_plural(s['not_found'], 'site does', 'sites do')} not list you; "
+        f"we could not check {_plural(s['could_not_check'], 'site', 'sites')}; "
+        f"{_plural(s['namesakes'], 'possible namesake', 'possible namesakes')}."
+    )
+    lines += ["", "## What is out there about you", ""]
+    for k in r.kinds:
+        where = f"on {_plural(k.count, 'site', 'sites')}: {_names(k.sites)}" if k.count else "not seen"
+        lines.append(f"- {k.label}: {where}")
+
+    if r.actions:
+        lines += ["", "## Removal checklist, most urgent first", ""]
+        for i, a in enumerate(r.actions, 1):
+            head = (
+                f"Send the opt-out request to {text(a.site.name)}"
+                if a.opt_out
+                else (f"Find how to remove yourself from {text(a.site.name)}")
+            )
+            lines.append(f"{i}. [ ] {head}" + (f": {link(a.opt_out.link)}" if a.opt_out else ""))
+            notes = [f"shows your {and_list(a.shows)}"] if a.shows else []
+            if len(a.removes) > 1:
+                notes.append(f"one request removes you from {_names(a.removes, escape=False)}")
+            if a.opt_out:
+                notes.append(a.opt_out.duration.lower())
+            if notes:
+                lines.append(f"   ({text('; '.join(notes))})")
+
+    if r.cards:
+        lines += ["", "## Where you are listed", ""]
+    for c in r.cards:
+        info = c.result.site
+        lines += [f"### {text(info.name or info.id)} ({text(info.domain)})", ""]
+        if c.parent:
+            lines += [f"Owned by {text(c.parent)}.", ""]
+        for lv in c.listings:
+            lines.append(f"{text(lv.sureness[:1].upper() + lv.sureness[1:])}:")
+            lines.append("")
+            _listing(lv, lines, why="Why we think it is you")
+            lines.append("")
+        o = c.opt_out
+        if o is None:
+            lines.append("Opt-out: not known yet; look on the site for “opt out” or “remove my information”.")
+        else:
+            lines.append(f"Opt-out: {link(o.link)} ({text(o.method)}; {o.duration.lower()}).")
+            if o.requires:
+                lines.append("It will ask for: " + "; ".join(text(q) for q in o.requires) + ".")
+            if o.covers:
+                lines.append(f"The same request also removes you from {_names(o.covers)}.")
+            steps = [text(step) for step in o.step_list]
+            if steps:
+                lines += ["Steps:", "", *(f"{i}. {step}" for i, step in enumerate(steps, 1))]
+        lines.append("")
+
+    if r.unchecked:
+        lines += ["## Could not check", ""]
+        for u in r.unchecked:
+            info = u.result.site
+            by_hand = f" Search by hand: {link(u.search_by_hand)}" if u.search_by_hand else ""
+            lines.append(f"- {text(info.name or info.id)} ({text(info.domain)}): {text(u.reason)}{by_hand}")
+        lines.append("")
+
+    if r.namesakes:
+        lines += ["## Possible namesakes (probably not you)", ""]
+        for n in r.namesakes:
+            lines.append(f"{text(n.site.site.name or n.site.site.id)} ({text(n.site.site.domain)}):")
+            lines.append("")
+            _listing(n.listing, lines, why="Why we think it is someone else")
+            lines.append("")
+
+    if r.not_listed:
+        lines += ["## Not listed", ""]
+        names = [f"{text(n.result.site.name or n.result.site.id)} ({text(n.result.site.domain)})" for n in r.not_listed]
+        lines += [", ".join(names) + ".", ""]
+
+    lines.append(f"Scan {code(r.scan.id)}, finished {text(r.finished)}. This report contains personal information.")
+    return "\n".join(lines) + "\n"
+
+
+class MarkdownReporter:
+    suffix = ".md"
+
+    def render(self, scan: ScanResult) -> bytes:
+        return render_view(build(scan)).encode("utf-8")
