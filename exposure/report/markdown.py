@@ -21,10 +21,10 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>!|~&])")
 _LINE_START = re.compile(r"^(\d*)([#>+=-]|(?<=\d)[.)])")
 
 
-def text(value: str) -> str:
-    """Scraped or user text as one safe line of Markdown."""
-    flat = " ".join(str(value).split())
-    return _LINE_START.sub(r"\1\\\2", _SPECIAL.sub(r"\\\1", flat))
+def text(value: str, *, line_start: bool = False) -> str:
+    """Scraped or user text as one safe line of Markdown (`line_start`: it begins a line)."""
+    flat = _SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    return _LINE_START.sub(r"\1\\\2", flat) if line_start else flat
 
 
 def code(value: str) -> str:
@@ -112,7 +112,7 @@ def render_view(r: ReportView) -> str:
         if c.parent:
             lines += [f"Owned by {text(c.parent)}.", ""]
         for lv in c.listings:
-            lines.append(f"{text(lv.sureness[:1].upper() + lv.sureness[1:])}:")
+            lines.append(f"{text(lv.sureness[:1].upper() + lv.sureness[1:], line_start=True)}:")
             lines.append("")
             _listing(lv, lines, why="Why we think it is you")
             lines.append("")
@@ -141,7 +141,7 @@ def render_view(r: ReportView) -> str:
     if r.namesakes:
         lines += ["## Possible namesakes (probably not you)", ""]
         for n in r.namesakes:
-            lines.append(f"{text(n.site.site.name or n.site.site.id)} ({text(n.site.site.domain)}):")
+            lines.append(f"{text(n.site.site.name or n.site.site.id, line_start=True)} ({text(n.site.site.domain)}):")
             lines.append("")
             _listing(n.listing, lines, why="Why we think it is someone else")
             lines.append("")
@@ -149,7 +149,7 @@ def render_view(r: ReportView) -> str:
     if r.not_listed:
         lines += ["## Not listed", ""]
         names = [f"{text(n.result.site.name or n.result.site.id)} ({text(n.result.site.domain)})" for n in r.not_listed]
-        lines += [", ".join(names) + ".", ""]
+        lines += [_LINE_START.sub(r"\1\\\2", ", ".join(names)) + ".", ""]
 
     lines.append(f"Scan {code(r.scan.id)}, finished {text(r.finished)}. This report contains personal information.")
     return "\n".join(lines) + "\n"

@@ -285,8 +285,8 @@ def reason_text(result: SiteResult) -> str:
     else:
         base = _REASON_WORDS.get(result.reason, "We could not check this site")
     detail = " ".join(result.detail.split())
-    if detail and result.reason is Outcome.BLOCKED:
-        return f"{base}: blocked by {detail}."
+    if detail and result.reason is Outcome.BLOCKED and not detail.lower().startswith("blocked"):
+        return f"{base}: blocked by {detail}."  # the classifier names the blocker ("Cloudflare challenge")
     return f"{base}: {detail}." if detail else f"{base}."
 
 

@@ -60,7 +60,12 @@ def test_markdown_golden() -> None:
     ],
 )
 def test_markdown_text_is_inert(raw: str, escaped: str) -> None:
-    assert text(raw) == escaped
+    assert text(raw, line_start=True) == escaped
+
+
+def test_markdown_text_mid_line_keeps_dots_and_dashes() -> None:
+    assert text("127.0.0.1:8080") == "127.0.0.1:8080"
+    assert text("- x") == "- x"
 
 
 def test_markdown_links_only_for_safe_urls() -> None:

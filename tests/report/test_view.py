@@ -112,6 +112,7 @@ def test_a_site_without_an_opt_out_is_still_on_the_checklist() -> None:
     ("reason", "detail", "words"),
     [
         (Outcome.BLOCKED, "Cloudflare challenge", "blocked our automatic check: blocked by Cloudflare challenge."),
+        (Outcome.BLOCKED, "blocked by Cloudflare (8 of 8 requests)", "check: blocked by Cloudflare (8 of 8 requests)."),
         (Outcome.RATE_LIMITED, "", "asked us to slow down (rate limited)."),
         (Outcome.TIMEOUT, "", "took too long to answer (timed out)."),
         (Outcome.UNRECOGNIZED, "", "did not recognise the site's page"),
