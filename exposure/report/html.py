@@ -19,7 +19,7 @@ import hashlib
 from functools import cache
 from importlib.resources import files
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from ..models import ScanResult
@@ -63,7 +63,7 @@ def _asset(name: str) -> str:
 @cache
 def _environment() -> Environment:
     return Environment(
-        loader=FileSystemLoader(str(_TEMPLATES)),
+        loader=PackageLoader("exposure.report", "templates"),
         autoescape=True,  # every template, whatever its name: the values in it came from web pages
         undefined=StrictUndefined,
         trim_blocks=True,
