@@ -37,9 +37,7 @@ def read_page(page: Page, rule: Rule) -> PageReading:
     return PageReading(classification, extraction, doc)
 
 
-def analyze_page(
-    body: bytes | str, url: str, rule: Rule, profile: Profile, today: date | None = None
-) -> list[Verdict]:
+def analyze_page(body: bytes | str, url: str, rule: Rule, profile: Profile, today: date | None = None) -> list[Verdict]:
     """Verdicts for every listing on one results page (no links followed)."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     doc = Document(text, url)

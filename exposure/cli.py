@@ -83,8 +83,10 @@ def _run(coro_factory: object) -> ScanResult:
             nonlocal presses
             presses += 1
             if presses == 1:
-                console.print("\n[yellow]Stopping: writing the report for the sites already checked "
-                              "(press Ctrl-C again to quit at once)[/]")
+                console.print(
+                    "\n[yellow]Stopping: writing the report for the sites already checked "
+                    "(press Ctrl-C again to quit at once)[/]"
+                )
                 stop.set()
             else:
                 os._exit(EXIT_INTERRUPTED)
@@ -135,8 +137,12 @@ def _summary(result: ScanResult, paths: Sequence[Path]) -> None:
 
 
 def _scan_and_report(
-    profile_path: Path, rule_dirs: Sequence[Path] | None, out_dir: Path, formats: Sequence[Format] | None,
-    options: ScanOptions, progress: bool,
+    profile_path: Path,
+    rule_dirs: Sequence[Path] | None,
+    out_dir: Path,
+    formats: Sequence[Format] | None,
+    options: ScanOptions,
+    progress: bool,
 ) -> int:
     try:
         profile = load_profile(profile_path)
@@ -146,8 +152,14 @@ def _scan_and_report(
     fmts = list(dict.fromkeys(formats)) if formats else [Format.HTML, Format.JSON]
     show = progress and sys.stderr.isatty()
     with Progress(
-        TextColumn("[bold]Scanning[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-        TimeElapsedColumn(), console=console, disable=not show, transient=True,
+        TextColumn("[bold]Scanning[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show,
+        transient=True,
     ) as bar:
         task = bar.add_task("", total=len(rules))
 
@@ -174,9 +186,7 @@ def scan_cmd(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Search every configured site for you and write the reports."""
-    options = ScanOptions(
-        fetch=FetchSettings(timeout=timeout, concurrency=concurrency), site_deadline=site_deadline
-    )
+    options = ScanOptions(fetch=FetchSettings(timeout=timeout, concurrency=concurrency), site_deadline=site_deadline)
     code = _scan_and_report(profile or default_profile_path(), rules, out_dir, fmt, options, progress)
     raise typer.Exit(code)
 
@@ -210,7 +220,8 @@ def init(
     phone: Annotated[list[str] | None, typer.Option(help="A phone number (repeatable).")] = None,
     email: Annotated[list[str] | None, typer.Option(help="An email address (repeatable).")] = None,
     address: Annotated[
-        list[str] | None, typer.Option(help='An address, current first: "412 N Walnut St Apt 3, Springfield, IL 62702".')
+        list[str] | None,
+        typer.Option(help='An address, current first: "412 N Walnut St Apt 3, Springfield, IL 62702".'),
     ] = None,
     relative: Annotated[list[str] | None, typer.Option(help="A relative's full name (repeatable).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing profile.")] = False,
@@ -240,8 +251,13 @@ def init(
 
     try:
         data = ProfileFile(
-            name=name or "", aliases=alias or [], birth_year=birth_year, phones=phone or [], emails=email or [],
-            addresses=address or [], relatives=relative or [],
+            name=name or "",
+            aliases=alias or [],
+            birth_year=birth_year,
+            phones=phone or [],
+            emails=email or [],
+            addresses=address or [],
+            relatives=relative or [],
         )
     except ValidationError as exc:
         err = exc.errors()[0]

@@ -29,8 +29,8 @@ from .normalize import (
     parse_age,
     parse_name,
     parse_place,
-    quick_address,
     phone_digits,
+    quick_address,
     state_abbr,
 )
 from .profile import Profile
@@ -190,8 +190,11 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
             phone_hits.append(phone.pretty())
         if phone.masked:
             partial.append(phone.pretty())
-        out.add(ExposureKind.PHONE, phone.digits,
-                Exposure(ExposureKind.PHONE, phone.pretty(), mine, snippet, partial=phone.masked))
+        out.add(
+            ExposureKind.PHONE,
+            phone.digits,
+            Exposure(ExposureKind.PHONE, phone.pretty(), mine, snippet, partial=phone.masked),
+        )
     for p in phone_hits:
         reasons.append(f"phone {p} matches")
     if phone_hits:
@@ -204,13 +207,15 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
         found_e = find_emails(ev.value)
         emails.extend((e, m, ev.snippet) for e, m, _ in found_e)
     emails.extend((e, m, _snippet(text, s)) for e, m, s in find_emails(text))
-    for addr, masked, snippet in emails:
-        mine = not masked and addr in profile.emails
+    for shown_email, masked, snippet in emails:
+        mine = not masked and shown_email in profile.emails
         if mine:
-            email_hits.append(addr)
-        if masked and any(masked_email_compatible(addr, e) for e in profile.emails):
-            partial.append(addr)
-        out.add(ExposureKind.EMAIL, addr, Exposure(ExposureKind.EMAIL, addr, mine, snippet, partial=masked))
+            email_hits.append(shown_email)
+        if masked and any(masked_email_compatible(shown_email, e) for e in profile.emails):
+            partial.append(shown_email)
+        out.add(
+            ExposureKind.EMAIL, shown_email, Exposure(ExposureKind.EMAIL, shown_email, mine, snippet, partial=masked)
+        )
     for e in dict.fromkeys(email_hits):
         reasons.append(f"email {e} matches")
     if email_hits:
@@ -236,8 +241,7 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
             address_hits.append((addr, raw))
         if addr.state:
             places.add((addr.city, addr.state))
-        out.add(ExposureKind.ADDRESS, f"{addr.street}|{addr.unit}",
-                Exposure(ExposureKind.ADDRESS, raw, mine, snippet))
+        out.add(ExposureKind.ADDRESS, f"{addr.street}|{addr.unit}", Exposure(ExposureKind.ADDRESS, raw, mine, snippet))
     for _, a in address_hits:
         reasons.append(f"address {a} matches")
     if address_hits:
@@ -248,8 +252,11 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
         place = parse_place(ev.value)
         if place.state or place.city:
             places.add((place.city, place.state))
-        out.add(ExposureKind.LOCATION, fold(ev.value), Exposure(
-            ExposureKind.LOCATION, ev.value, _place_in_profile(place.city, place.state, profile), ev.snippet))
+        out.add(
+            ExposureKind.LOCATION,
+            fold(ev.value),
+            Exposure(ExposureKind.LOCATION, ev.value, _place_in_profile(place.city, place.state, profile), ev.snippet),
+        )
     place_hit = next((p for p in places if _place_in_profile(p[0], p[1], profile)), None)
     place_contradicts = bool(places) and place_hit is None
 
@@ -365,4 +372,3 @@ def _place_label(place: tuple[str, str]) -> str:
 
 def judge_all(listings: list[Listing], profile: Profile, today: date | None = None) -> list[Verdict]:
     return [judge(listing, profile, today) for listing in listings]
-

@@ -146,8 +146,10 @@ def phone_matches(listing: Phone, mine: str) -> bool:
 
 def masked_phone_compatible(listing: Phone, mine: str) -> bool:
     """Whether the visible digits of a masked number agree with the user's."""
-    return listing.masked and len(listing.digits) == len(mine) and all(
-        a == "x" or a == b for a, b in zip(listing.digits, mine, strict=True)
+    return (
+        listing.masked
+        and len(listing.digits) == len(mine)
+        and all(a == "x" or a == b for a, b in zip(listing.digits, mine, strict=True))
     )
 
 
@@ -195,7 +197,7 @@ def find_emails(text: str) -> list[tuple[str, bool, str]]:
 
 
 def masked_email_compatible(shown: str, mine: str) -> bool:
-    """"b****@example.net" agrees with "bob@example.net": same domain, visible letters in place."""
+    """ "b****@example.net" agrees with "bob@example.net": same domain, visible letters in place."""
     user, _, domain = shown.partition("@")
     my_user, _, my_domain = mine.partition("@")
     if domain != my_domain or not user:
@@ -206,8 +208,9 @@ def masked_email_compatible(shown: str, mine: str) -> bool:
 
 # ---------------------------------------------------------------- places and addresses
 
+
 def state_abbr(raw: str) -> str:
-    """"Illinois" or "il" -> "IL"; "" when it is no US state."""
+    """ "Illinois" or "il" -> "IL"; "" when it is no US state."""
     raw = raw.strip()
     if not raw:
         return ""
@@ -340,7 +343,7 @@ class Place:
 
 
 def parse_place(raw: str) -> Place:
-    """"Springfield, IL", "Springfield IL 62702" or "Illinois" as (CITY, ST); parts may be empty."""
+    """ "Springfield, IL", "Springfield IL 62702" or "Illinois" as (CITY, ST); parts may be empty."""
     text = re.sub(r"\d{5}(-\d{4})?", "", raw).strip(" ,")
     if "," in text:
         city, _, state = text.rpartition(",")

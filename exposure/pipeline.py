@@ -145,7 +145,8 @@ class Scanner:
                 await asyncio.gather(*(self._query(q, rule, gate, state) for q in queries))
         except TimeoutError:
             return site_verdict(
-                state, extra_reason=(Outcome.TIMEOUT, f"the site did not finish within {self.options.site_deadline:g} s")
+                state,
+                extra_reason=(Outcome.TIMEOUT, f"the site did not finish within {self.options.site_deadline:g} s"),
             )
         return site_verdict(state)
 

@@ -10,8 +10,8 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import platformdirs

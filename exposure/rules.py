@@ -85,8 +85,7 @@ class Search(_Strict):
                 for f in filters:
                     if f.split(":", 1)[0] not in FILTERS:
                         raise ValueError(
-                            f"{template!r}: unknown transform {f!r} "
-                            f"(use one of {', '.join(sorted(FILTERS))})"
+                            f"{template!r}: unknown transform {f!r} (use one of {', '.join(sorted(FILTERS))})"
                         )
         if self.url_without_location is not None:
             used = {v for v, _ in template_fields(self.url_without_location)}
@@ -346,15 +345,23 @@ def load_rule(path: Path) -> Rule:
     try:
         rule = Rule.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        line = _line_of(text, loc)
-        where = f"line {line}: key {_describe(loc)}" if line else f"key {_describe(loc)}"
-        more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
-        msg = err["msg"].removeprefix("Value error, ")
-        raise RuleError(path, where, msg + more) from exc
+        problems = []
+        for err in exc.errors()[:8]:
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            line = _line_of(text, loc)
+            where = f"line {line}: key {_describe(loc)}" if line else f"key {_describe(loc)}"
+            problems.append((where, err["msg"].removeprefix("Value error, ")))
+        first_where, first_msg = problems[0]
+        more = "".join(f"\n  also {w}: {m}" for w, m in problems[1:])
+        if len(exc.errors()) > len(problems):
+            more += f"\n  and {len(exc.errors()) - len(problems)} more problem(s)"
+        raise RuleError(path, first_where, first_msg + more) from exc
     if rule.id != path.stem:
-        raise RuleError(path, f"line {_line_of(text, ('id',)) or 1}: key id", f"id {rule.id!r} must equal the file name {path.stem!r}")
+        raise RuleError(
+            path,
+            f"line {_line_of(text, ('id',)) or 1}: key id",
+            f"id {rule.id!r} must equal the file name {path.stem!r}",
+        )
     return rule
 
 

@@ -12,11 +12,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests import their helpers (servers, hostile, ...) by name
 
-from exposure.fetch import FetchSettings  # noqa: E402
-from exposure.models import ScanResult  # noqa: E402
-from exposure.pipeline import ScanOptions, scan  # noqa: E402
-from exposure.profile import Profile, load_profile  # noqa: E402
-from exposure.rules import Rule  # noqa: E402
+from exposure.fetch import FetchSettings
+from exposure.models import ScanResult
+from exposure.pipeline import ScanOptions, scan
+from exposure.profile import Profile, load_profile
+from exposure.rules import Rule
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TODAY = date(2026, 11, 21)  # fixture pages show ages as of this day

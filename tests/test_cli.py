@@ -33,8 +33,22 @@ def test_scan_exit_1_when_listed_and_reports_are_private(tmp_path: Path) -> None
     routes = {"/name/Jane_Testwood": Canned(page(JANE_CARD)), "/person/jane-1": Canned(DETAIL_1)}
     with LocalServer(routes, fallback=Canned(page(NO_RESULTS))) as server:
         out = tmp_path / "out"
-        result = runner.invoke(app, ["scan", "--profile", str(PROFILE), "--rules", str(rules_dir(tmp_path, server.base)),
-                                     "--out", str(out), "--format", "json", "--timeout", "5"])
+        result = runner.invoke(
+            app,
+            [
+                "scan",
+                "--profile",
+                str(PROFILE),
+                "--rules",
+                str(rules_dir(tmp_path, server.base)),
+                "--out",
+                str(out),
+                "--format",
+                "json",
+                "--timeout",
+                "5",
+            ],
+        )
     assert result.exit_code == 1, result.output
     (report,) = out.glob("exposure-*.json")
     assert stat.S_IMODE(report.stat().st_mode) == 0o600 and stat.S_IMODE(out.stat().st_mode) == 0o700
@@ -45,8 +59,20 @@ def test_scan_exit_1_when_listed_and_reports_are_private(tmp_path: Path) -> None
 
 def test_scan_exit_0_when_not_listed(tmp_path: Path) -> None:
     with LocalServer(fallback=Canned(page(NO_RESULTS))) as server:
-        result = runner.invoke(app, ["scan", "--profile", str(PROFILE), "--rules", str(rules_dir(tmp_path, server.base)),
-                                     "--out", str(tmp_path / "out"), "--format", "json"])
+        result = runner.invoke(
+            app,
+            [
+                "scan",
+                "--profile",
+                str(PROFILE),
+                "--rules",
+                str(rules_dir(tmp_path, server.base)),
+                "--out",
+                str(tmp_path / "out"),
+                "--format",
+                "json",
+            ],
+        )
     assert result.exit_code == 0, result.output
     assert "not listed" in result.output
 
@@ -70,8 +96,22 @@ def test_bad_rule_exit_2_names_file_and_key(tmp_path: Path) -> None:
 
 def test_init_with_flags_writes_a_private_profile(tmp_path: Path) -> None:
     path = tmp_path / "cfg" / "profile.toml"
-    result = runner.invoke(app, ["init", "--profile", str(path), "--name", "Jane Doe", "--phone", "217 555 0142",
-                                 "--address", "1 Main St, Springfield, IL 62701", "--birth-year", "1980"])
+    result = runner.invoke(
+        app,
+        [
+            "init",
+            "--profile",
+            str(path),
+            "--name",
+            "Jane Doe",
+            "--phone",
+            "217 555 0142",
+            "--address",
+            "1 Main St, Springfield, IL 62701",
+            "--birth-year",
+            "1980",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     again = runner.invoke(app, ["init", "--profile", str(path), "--name", "Jane Doe"])
@@ -117,15 +157,34 @@ def test_ctrl_c_stops_quickly_and_still_writes_the_report(tmp_path: Path) -> Non
         # a second site that answers at once, so something is already checked when Ctrl-C comes
         (fast / "quick.toml").write_text(
             CARDS_RULE.format(id="quick", host=server.base.removeprefix("http://"), base=server.base)
-            .replace('kind = "phone"', 'kind = "name"').replace("/phone/{phone_area}-{phone_exchange}-{phone_line}",
-                                                               "/n2/{first}")
+            .replace('kind = "phone"', 'kind = "name"')
+            .replace("/phone/{phone_area}-{phone_exchange}-{phone_line}", "/n2/{first}")
         )
         out = tmp_path / "out"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "exposure.cli", "scan", "--profile", str(PROFILE), "--rules", str(d), "--rules",
-             str(fast), "--out", str(out), "--format", "json", "--no-progress", "--timeout", "60"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            [
+                sys.executable,
+                "-m",
+                "exposure.cli",
+                "scan",
+                "--profile",
+                str(PROFILE),
+                "--rules",
+                str(d),
+                "--rules",
+                str(fast),
+                "--out",
+                str(out),
+                "--format",
+                "json",
+                "--no-progress",
+                "--timeout",
+                "60",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         deadline = time.monotonic() + 20
         while not any(p.startswith("/phone/") for p in server.paths) and time.monotonic() < deadline:
@@ -135,7 +194,8 @@ def test_ctrl_c_stops_quickly_and_still_writes_the_report(tmp_path: Path) -> Non
         t0 = time.monotonic()
         code = proc.wait(10)
         stopped_in = time.monotonic() - t0
-    assert code == 130, proc.stderr.read().decode() if proc.stderr else ""
+    stdout, stderr = proc.communicate()
+    assert code == 130, f"exit {code}\nstdout: {stdout.decode()}\nstderr: {stderr.decode()}"
     assert stopped_in < 2.5
     (report,) = out.glob("*.json")
     data = json.loads(report.read_text())

@@ -77,8 +77,12 @@ CARDS_RULE = """
 @pytest.fixture
 def cards_site() -> LocalServer:
     routes = {
-        "/name/jane-testwood/illinois": Canned(page(NAMESAKE_CARD + '<a class="next" href="/name/jane-testwood/illinois?p=2">Next</a>')),
-        "/name/jane-testwood/illinois?p=2": Canned(page(JANE_CARD + '<a class="next" href="/name/jane-testwood/illinois?p=3">Next</a>')),
+        "/name/jane-testwood/illinois": Canned(
+            page(NAMESAKE_CARD + '<a class="next" href="/name/jane-testwood/illinois?p=2">Next</a>')
+        ),
+        "/name/jane-testwood/illinois?p=2": Canned(
+            page(JANE_CARD + '<a class="next" href="/name/jane-testwood/illinois?p=3">Next</a>')
+        ),
         "/name/jane-testwood/illinois?p=3": Canned(page("<p>should never be fetched: max_pages = 2</p>")),
         "/person/jane-1": Canned(DETAIL_1),
         "/person/jane-2": Canned(page("<h1>Jane Testwood</h1><ul class='phones'><li>(520) 555-0199</li></ul>")),
@@ -122,8 +126,10 @@ def test_no_results_everywhere_is_not_found(tmp_path: Path, profile: Profile) ->
 
 
 def test_namesakes_only_is_not_found(tmp_path: Path, profile: Profile) -> None:
-    routes = {"/name/jane-testwood/illinois": Canned(page(NAMESAKE_CARD)),
-              "/person/jane-2": Canned(page("<h1>Jane Testwood</h1>"))}
+    routes = {
+        "/name/jane-testwood/illinois": Canned(page(NAMESAKE_CARD)),
+        "/person/jane-2": Canned(page("<h1>Jane Testwood</h1>")),
+    }
     with LocalServer(routes, fallback=Canned(page(NO_RESULTS))) as server:
         host = server.base.removeprefix("http://")
         rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
@@ -205,9 +211,20 @@ def test_embedded_json_ld_and_redirect_no_results(tmp_path: Path, profile: Profi
         "@context": "https://schema.org",
         "@type": "ItemList",
         "itemListElement": [
-            {"item": {"@type": "Person", "name": "Janie Testwood", "url": "/p/9", "email": "Jane.Testwood@Example.com",
-                      "address": {"@type": "PostalAddress", "streetAddress": "88 Lakeview Terrace",
-                                  "addressLocality": "Evanston", "addressRegion": "IL"}}},
+            {
+                "item": {
+                    "@type": "Person",
+                    "name": "Janie Testwood",
+                    "url": "/p/9",
+                    "email": "Jane.Testwood@Example.com",
+                    "address": {
+                        "@type": "PostalAddress",
+                        "streetAddress": "88 Lakeview Terrace",
+                        "addressLocality": "Evanston",
+                        "addressRegion": "IL",
+                    },
+                }
+            },
             {"item": {"@type": "Person", "name": "Paul Other", "url": "/p/10", "telephone": "555-0100"}},
         ],
     }
@@ -245,16 +262,39 @@ NEXT_DATA_RULE = """
     script = "script#__NEXT_DATA__"
     listings = "props.pageProps.people"
     link = "profileUrl"
-    fields = {{ name = "fullName", age = "age", location = "cities", phones = "phones[].number", relatives = "relatives[].name" }}
+    [extract.embedded.fields]
+    name = "fullName"
+    age = "age"
+    location = "cities"
+    phones = "phones[].number"
+    relatives = "relatives[].name"
 """
 
 
 def test_application_json_script_and_namesake_by_age(tmp_path: Path, profile: Profile) -> None:
-    data = {"props": {"pageProps": {"people": [
-        {"fullName": "Jane Testwood", "age": 47, "cities": ["Springfield, IL"], "profileUrl": "/p/1",
-         "phones": [{"number": "(312) 555-0188"}], "relatives": [{"name": "Ellen Holloway"}]},
-        {"fullName": "Jane Testwood", "age": 62, "cities": ["Peoria, IL"], "profileUrl": "/p/2", "phones": []},
-    ]}}}
+    data = {
+        "props": {
+            "pageProps": {
+                "people": [
+                    {
+                        "fullName": "Jane Testwood",
+                        "age": 47,
+                        "cities": ["Springfield, IL"],
+                        "profileUrl": "/p/1",
+                        "phones": [{"number": "(312) 555-0188"}],
+                        "relatives": [{"name": "Ellen Holloway"}],
+                    },
+                    {
+                        "fullName": "Jane Testwood",
+                        "age": 62,
+                        "cities": ["Peoria, IL"],
+                        "profileUrl": "/p/2",
+                        "phones": [],
+                    },
+                ]
+            }
+        }
+    }
     html = page(f'<script id="__NEXT_DATA__" type="application/json">{json.dumps(data)}</script>')
     with LocalServer({"/search?fn=Jane&ln=Testwood&st=IL": Canned(html)}, fallback=Canned(page("0 results"))) as s:
         host = s.base.removeprefix("http://")

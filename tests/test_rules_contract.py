@@ -105,14 +105,19 @@ def test_rule_recognises_its_no_results_fixture(rule: Rule, profile: Profile) ->
 
 
 HONEYPOTS = {
-    "homepage": Canned("<html><head><title>Welcome</title></head><body><h1>Find anyone</h1>"
-                       "<form><input name=q></form><p>Search 300 million records.</p></body></html>"),
+    "homepage": Canned(
+        "<html><head><title>Welcome</title></head><body><h1>Find anyone</h1>"
+        "<form><input name=q></form><p>Search 300 million records.</p></body></html>"
+    ),
     "empty": Canned(""),
     "generic-404": Canned("<html><head><title>404 Not Found</title></head><body>Not Found</body></html>", 404),
-    "login-wall": Canned("<html><head><title>Sign in</title></head><body><p>Please sign in to continue.</p>"
-                         "<div class='g-recaptcha'></div></body></html>"),
-    "cloudflare": Canned("<html><head><title>Just a moment...</title></head><body></body></html>", 403,
-                         {"cf-mitigated": "challenge"}),
+    "login-wall": Canned(
+        "<html><head><title>Sign in</title></head><body><p>Please sign in to continue.</p>"
+        "<div class='g-recaptcha'></div></body></html>"
+    ),
+    "cloudflare": Canned(
+        "<html><head><title>Just a moment...</title></head><body></body></html>", 403, {"cf-mitigated": "challenge"}
+    ),
     "json-garbage": Canned('{"error": "bad request"}', content_type="application/json"),
 }
 
