@@ -68,20 +68,21 @@ class _SiteState:
     rule: Rule
     records: list[QueryRecord] = field(default_factory=list)
     verdicts: dict[str, Verdict] = field(default_factory=dict)
-    unkeyed: list[Verdict] = field(default_factory=list)
     details_followed: int = 0
 
     def add(self, verdict: Verdict) -> None:
-        url = verdict.listing.url
-        if url == verdict.listing.source_url:  # no page of its own: cannot be deduplicated safely
-            self.unkeyed.append(verdict)
-            return
-        old = self.verdicts.get(url)
+        """Keep one verdict per listing. A listing with a page of its own is keyed by that URL; one without
+        (a table row) by everything it shows, so the same row found by name and by phone counts once."""
+        listing = verdict.listing
+        key = listing.url
+        if key == listing.source_url:
+            key = "#" + repr(sorted((k.value, tuple(e.value for e in v)) for k, v in listing.values.items()))
+        old = self.verdicts.get(key)
         if old is None or (verdict.is_user, verdict.confidence) > (old.is_user, old.confidence):
-            self.verdicts[url] = verdict
+            self.verdicts[key] = verdict
 
     def all_verdicts(self) -> tuple[Verdict, ...]:
-        return (*self.verdicts.values(), *self.unkeyed)
+        return tuple(self.verdicts.values())
 
 
 def site_verdict(

@@ -318,3 +318,28 @@ def test_rule_cannot_leave_its_site(tmp_path: Path, profile: Profile) -> None:
     assert detail and detail[0].outcome is Outcome.ERROR and "outside the rule's domain" in detail[0].detail
     # a listing whose detail page could not be read leaves the site unproven, never "not found"
     assert result.status is not Status.NOT_FOUND
+
+
+def test_not_me_listings_are_left_out(tmp_path: Path, profile: Profile) -> None:
+    from dataclasses import replace
+
+    routes = {"/name/Jane_Testwood": Canned(page(JANE_CARD)), "/person/jane-1": Canned(DETAIL_1)}
+    with LocalServer(routes, fallback=Canned(page(NO_RESULTS))) as server:
+        host = server.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
+        listed = run_scan(profile, [rule]).sites[0]
+        assert listed.status is Status.FOUND
+        not_me = replace(profile, not_me=frozenset({f"{server.base}/person/jane-1"}))
+        result = run_scan(not_me, [rule]).sites[0]
+    assert result.status is Status.NOT_FOUND
+    assert not result.user_listings and [v.ignored for v in result.verdicts] == [True]
+
+
+def test_the_same_table_row_found_twice_counts_once(tmp_path: Path, profile: Profile) -> None:
+    row = page(JANE_CARD.replace('<a class="more" href="/person/jane-1">View details</a>', "(217) 555-0142"))
+    routes = {"/name/Jane_Testwood": Canned(row), "/phone/217-555-0142": Canned(row)}
+    with LocalServer(routes, fallback=Canned(page(NO_RESULTS))) as server:
+        host = server.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
+        result = run_scan(profile, [rule]).sites[0]
+    assert result.status is Status.FOUND and len(result.user_listings) == 1
