@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,8 @@ from rich.table import Table
 from . import __version__
 from .errors import ConfigError
 from .fetch import FetchSettings
+from .history import compare_with_last, default_history_dir
+from .history import save as save_history
 from .models import ScanResult, SiteResult, Status
 from .pipeline import ScanOptions, scan
 from .profile import ProfileFile, default_profile_path, dump_profile, load_profile, write_private
@@ -130,6 +133,13 @@ def _summary(result: ScanResult, paths: Sequence[Path]) -> None:
     found = sum(s.status is Status.FOUND for s in result.sites)
     cnc = sum(s.status is Status.COULD_NOT_CHECK for s in result.sites)
     out.print(f"Listed on {found} of {len(result.sites)} sites; {cnc} could not be checked.", highlight=False)
+    c = result.changes
+    if c is not None:
+        out.print(
+            f"Since the scan of {c.previous_finished_at}: {len(c.new)} new listing(s), {len(c.gone)} gone "
+            f"(an opt-out may have worked), {len(c.still_listed)} still listed, {len(c.unknown)} not checkable now.",
+            highlight=False,
+        )
     if result.interrupted:
         out.print("[yellow]The scan was interrupted: unfinished sites are marked 'could not check'.[/]")
     for p in paths:
@@ -137,6 +147,7 @@ def _summary(result: ScanResult, paths: Sequence[Path]) -> None:
 
 
 def _scan_and_report(
+    history_dir: Path | None,
     profile_path: Path,
     rule_dirs: Sequence[Path] | None,
     out_dir: Path,
@@ -167,6 +178,9 @@ def _scan_and_report(
             bar.update(task, advance=1, description=s.site.name)
 
         result = _run(lambda stop: scan(profile, rules, options, on_site=on_site, stop=stop))
+    if history_dir is not None:
+        result = replace(result, changes=compare_with_last(result, history_dir))
+        save_history(result, history_dir)
     paths = write_reports(result, fmts, out_dir)
     _summary(result, paths)
     if result.interrupted:
@@ -184,10 +198,15 @@ def scan_cmd(
     timeout: Annotated[float, typer.Option(min=1, help="Total seconds for one request, body included.")] = 20.0,
     site_deadline: Annotated[float, typer.Option(min=1, help="Seconds one site may take in all.")] = 300.0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    history: Annotated[bool, typer.Option(help="Remember this scan and compare it with the last one.")] = True,
+    history_dir: Annotated[
+        Path | None, typer.Option(help="Where scans are remembered (default: your user data folder).")
+    ] = None,
 ) -> None:
     """Search every configured site for you and write the reports."""
     options = ScanOptions(fetch=FetchSettings(timeout=timeout, concurrency=concurrency), site_deadline=site_deadline)
-    code = _scan_and_report(profile or default_profile_path(), rules, out_dir, fmt, options, progress)
+    hdir = (history_dir or default_history_dir()) if history else None
+    code = _scan_and_report(hdir, profile or default_profile_path(), rules, out_dir, fmt, options, progress)
     raise typer.Exit(code)
 
 
@@ -206,7 +225,8 @@ def demo(
         rules_dir = render_rules(Path(tmp) / "rules", web.bases)
         console.print(f"Demo web: {len(web.bases)} synthetic people-search sites on 127.0.0.1", highlight=False)
         options = ScanOptions(fetch=FetchSettings(timeout=10, retries=1, backoff=0.2), delay_scale=0.1)
-        code = _scan_and_report(DEMO_PROFILE, [rules_dir], out_dir, fmt, options, progress)
+        # the demo person's scans are not mixed into the user's own history
+        code = _scan_and_report(None, DEMO_PROFILE, [rules_dir], out_dir, fmt, options, progress)
     # the demo person is listed by design; the demo itself succeeded
     raise typer.Exit(EXIT_INTERRUPTED if code == EXIT_INTERRUPTED else EXIT_CLEAN)
 

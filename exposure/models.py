@@ -197,6 +197,28 @@ class SiteResult:
 
 
 @dataclass(frozen=True)
+class Remembered:
+    """What history keeps of one listing of the user."""
+
+    site_id: str
+    site_name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ScanDiff:
+    """How this scan differs from the previous one."""
+
+    previous_scan: str
+    previous_finished_at: str
+    new: tuple[str, ...]  # finding ids listed now and not before
+    gone: tuple[str, ...]  # listed before, and the site now answered without them: an opt-out may have worked
+    still_listed: tuple[str, ...]
+    unknown: tuple[str, ...]  # listed before, but the site could not be checked this time
+    gone_details: Mapping[str, Remembered]
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """A whole scan: the unit written to reports and history."""
 
@@ -208,3 +230,4 @@ class ScanResult:
     profile_label: str = ""  # the profile's name, shown in the report header
     tool_version: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+    changes: ScanDiff | None = None  # against the previous scan in the history, when there is one

@@ -8,13 +8,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..findings import finding_id
 from ..models import ScanResult, SiteResult, Verdict
 
 SCHEMA_VERSION = 1
 
 
-def _listing(v: Verdict) -> dict[str, Any]:
+def _listing(site_id: str, v: Verdict, new: frozenset[str]) -> dict[str, Any]:
+    fid = finding_id(site_id, v)
     return {
+        "finding_id": fid,
+        "new": fid in new,
         "url": v.listing.url,
         "is_user": v.is_user,
         "namesake": v.namesake,
@@ -35,7 +39,7 @@ def _listing(v: Verdict) -> dict[str, Any]:
     }
 
 
-def site_dict(s: SiteResult) -> dict[str, Any]:
+def site_dict(s: SiteResult, new: frozenset[str] = frozenset()) -> dict[str, Any]:
     o = s.opt_out
     return {
         "id": s.site.id,
@@ -60,7 +64,7 @@ def site_dict(s: SiteResult) -> dict[str, Any]:
             }
             for q in s.queries
         ],
-        "listings": [_listing(v) for v in s.verdicts],
+        "listings": [_listing(s.site.id, v, new) for v in s.verdicts],
         "opt_out": None
         if o is None
         else {
@@ -86,8 +90,29 @@ def to_dict(scan: ScanResult) -> dict[str, Any]:
             "interrupted": scan.interrupted,
         },
         "summary": summary(scan),
-        "sites": [site_dict(s) for s in scan.sites],
+        "changes": changes_dict(scan),
+        "sites": [site_dict(s, frozenset(scan.changes.new) if scan.changes else frozenset()) for s in scan.sites],
     }
+
+
+def changes_dict(scan: ScanResult) -> dict[str, Any] | None:
+    """What changed since the previous scan in the history (null for a first scan or without history)."""
+    c = scan.changes
+    if c is None:
+        return None
+    return {
+        "previous_scan": c.previous_scan,
+        "previous_finished_at": c.previous_finished_at,
+        "new": list(c.new),
+        "still_listed": list(c.still_listed),
+        "gone": [{"finding_id": f, **_remembered(c, f)} for f in c.gone],
+        "unknown": [{"finding_id": f, **_remembered(c, f)} for f in c.unknown],
+    }
+
+
+def _remembered(c: Any, fid: str) -> dict[str, str]:
+    r = c.gone_details.get(fid)
+    return {"site_id": r.site_id, "site_name": r.site_name, "url": r.url} if r else {}
 
 
 def summary(scan: ScanResult) -> dict[str, Any]:

@@ -1,0 +1,49 @@
+"""Stable identities for findings, and what changed since an earlier scan.
+
+A finding's id leaves out everything that changes between runs (time, confidence, wording of reasons,
+the order of listings), so the same listing found again has the same id and a listing that is no longer
+there can be told apart from one we could not check this time. Like detect-secrets' baselines, the id is
+a hash: it says "this listing" without repeating the user's data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+from .models import Remembered, ScanDiff, ScanResult, SiteResult, Status, Verdict
+
+
+def finding_id(site_id: str, verdict: Verdict) -> str:
+    """The same listing on the same site gets the same id in every scan."""
+    listing = verdict.listing
+    if listing.url != listing.source_url:
+        key = listing.url
+    else:  # a row without a page of its own: what it shows is its identity
+        key = repr(sorted((k.value, tuple(e.value for e in v)) for k, v in listing.values.items()))
+    return hashlib.sha256(f"{site_id}\n{key}".encode()).hexdigest()[:16]
+
+
+def current_findings(scan: ScanResult) -> dict[str, tuple[SiteResult, Verdict]]:
+    return {finding_id(s.site.id, v): (s, v) for s in scan.sites for v in s.user_listings}
+
+
+def diff(previous_id: str, previous_finished_at: str, previous: Mapping[str, Remembered], scan: ScanResult) -> ScanDiff:
+    """Compare the user's listings now with those an earlier scan remembered."""
+    now = current_findings(scan)
+    checked = {s.site.id for s in scan.sites if s.status is not Status.COULD_NOT_CHECK}
+    gone: list[str] = []
+    unknown: list[str] = []
+    for fid, old in previous.items():
+        if fid in now:
+            continue
+        (gone if old.site_id in checked else unknown).append(fid)
+    return ScanDiff(
+        previous_scan=previous_id,
+        previous_finished_at=previous_finished_at,
+        new=tuple(f for f in now if f not in previous),
+        gone=tuple(gone),
+        still_listed=tuple(f for f in now if f in previous),
+        unknown=tuple(unknown),
+        gone_details={f: previous[f] for f in (*gone, *unknown)},
+    )

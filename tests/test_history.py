@@ -1,0 +1,67 @@
+"""Scans are remembered (0600 in 0700), and the next scan says what is new and what is gone."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from conftest import FIXTURES
+from servers import Canned, LocalServer
+from test_cli import rules_dir, runner
+from test_pipeline import DETAIL_1, JANE_CARD, NO_RESULTS, page
+
+from exposure.cli import app
+
+PROFILE = FIXTURES / "profiles" / "default.toml"
+
+
+def scan(tmp: Path, server: LocalServer, out: Path) -> dict:  # type: ignore[type-arg]
+    args = [
+        "scan",
+        "--profile",
+        str(PROFILE),
+        "--rules",
+        str(rules_dir(tmp, server.base)),
+        "--out",
+        str(out),
+        "--format",
+        "json",
+        "--history-dir",
+        str(tmp / "history"),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code in (0, 1), result.output
+    (report,) = out.glob("*.json")
+    return json.loads(report.read_text())  # type: ignore[no-any-return]
+
+
+def test_second_scan_reports_new_and_gone(tmp_path: Path) -> None:
+    listed = {"/name/Jane_Testwood": Canned(page(JANE_CARD)), "/person/jane-1": Canned(DETAIL_1)}
+    server = LocalServer(listed, fallback=Canned(page(NO_RESULTS)))
+    with server:
+        first = scan(tmp_path, server, tmp_path / "r1")
+        assert first["changes"] is None
+        (listing,) = [item for site in first["sites"] for item in site["listings"]]
+        second = scan(tmp_path, server, tmp_path / "r2")
+        assert second["changes"]["still_listed"] == [listing["finding_id"]]
+        assert not second["sites"][0]["listings"][0]["new"]
+        server.routes.clear()  # the listing was removed from the site: an opt-out worked
+        third = scan(tmp_path, server, tmp_path / "r3")
+    assert [g["finding_id"] for g in third["changes"]["gone"]] == [listing["finding_id"]]
+    assert third["changes"]["gone"][0]["url"].endswith("/person/jane-1")
+    history = tmp_path / "history"
+    assert stat.S_IMODE(history.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in history.iterdir())
+
+
+def test_a_site_that_cannot_be_checked_does_not_make_a_listing_gone(tmp_path: Path) -> None:
+    listed = {"/name/Jane_Testwood": Canned(page(JANE_CARD)), "/person/jane-1": Canned(DETAIL_1)}
+    server = LocalServer(listed, fallback=Canned(page(NO_RESULTS)))
+    with server:
+        first = scan(tmp_path, server, tmp_path / "r1")
+        server.routes.clear()
+        server.fallback = Canned("<title>Just a moment...</title>", 403, {"cf-mitigated": "challenge"})
+        second = scan(tmp_path, server, tmp_path / "r2")
+    fid = first["sites"][0]["listings"][0]["finding_id"]
+    assert second["changes"]["gone"] == [] and [u["finding_id"] for u in second["changes"]["unknown"]] == [fid]
