@@ -72,8 +72,17 @@ class LocalServer:
                 asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
             except TimeoutError:  # a handler still sleeping on purpose: the loop is stopped below anyway
                 pass
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel_all(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
     @property
     def paths(self) -> list[str]:

@@ -16,7 +16,7 @@ from exposure.cli import app
 PROFILE = FIXTURES / "profiles" / "default.toml"
 
 
-def scan(tmp: Path, server: LocalServer, out: Path) -> dict:  # type: ignore[type-arg]
+def scan(tmp: Path, server: LocalServer, out: Path, *formats: str) -> dict:  # type: ignore[type-arg]
     args = [
         "scan",
         "--profile",
@@ -30,6 +30,8 @@ def scan(tmp: Path, server: LocalServer, out: Path) -> dict:  # type: ignore[typ
         "--history-dir",
         str(tmp / "history"),
     ]
+    for f in formats:
+        args += ["--format", f]
     result = runner.invoke(app, args)
     assert result.exit_code in (0, 1), result.output
     (report,) = out.glob("*.json")
@@ -47,9 +49,13 @@ def test_second_scan_reports_new_and_gone(tmp_path: Path) -> None:
         assert second["changes"]["still_listed"] == [listing["finding_id"]]
         assert not second["sites"][0]["listings"][0]["new"]
         server.routes.clear()  # the listing was removed from the site: an opt-out worked
-        third = scan(tmp_path, server, tmp_path / "r3")
+        third = scan(tmp_path, server, tmp_path / "r3", "html", "markdown")
     assert [g["finding_id"] for g in third["changes"]["gone"]] == [listing["finding_id"]]
     assert third["changes"]["gone"][0]["url"].endswith("/person/jane-1")
+    (md,) = (tmp_path / "r3").glob("*.md")
+    assert "0 new listings, 0 still there, 1 gone (an opt-out may have worked)" in md.read_text()
+    (html,) = (tmp_path / "r3").glob("*.html")
+    assert 'id="changes"' in html.read_text() and "/person/jane-1" in html.read_text()
     history = tmp_path / "history"
     assert stat.S_IMODE(history.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in history.iterdir())

@@ -41,6 +41,7 @@ CARDS_RULE = """
     name = "Cards Site"
     domain = "{host}"
     manual_url = "{base}/search"
+    delay = 0.0
     [[searches]]
     kind = "name"
     url = "{base}/name/{{first|lower|slug}}-{{last|lower|slug}}/{{state|state_full|lower|slug}}"

@@ -82,6 +82,9 @@ def render_view(r: ReportView) -> str:
         f"we could not check {_plural(s['could_not_check'], 'site', 'sites')}; "
         f"{_plural(s['namesakes'], 'possible namesake', 'possible namesakes')}."
     )
+    if r.changes:
+        lines += ["", text(r.changes)]
+        lines += [f"- gone: {text(name)}: {code(url)}" for name, url in r.gone]
     lines += ["", "## What is out there about you", ""]
     for k in r.kinds:
         where = f"on {_plural(k.count, 'site', 'sites')}: {_names(k.sites)}" if k.count else "not seen"

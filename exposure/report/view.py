@@ -261,6 +261,29 @@ class ReportView:
     not_listed: tuple[NotListed, ...]
 
     @property
+    def changes(self) -> str:
+        """Since the previous scan, in one sentence; "" for a first scan or when history is off."""
+        c = self.scan.changes
+        if c is None:
+            return ""
+        parts = [
+            f"{len(c.new)} new {'listing' if len(c.new) == 1 else 'listings'}",
+            f"{len(c.still_listed)} still there",
+            f"{len(c.gone)} gone (an opt-out may have worked)",
+        ]
+        if c.unknown:
+            parts.append(f"{len(c.unknown)} on sites we could not check this time")
+        return f"Since your scan of {when(c.previous_finished_at)}: " + ", ".join(parts) + "."
+
+    @property
+    def gone(self) -> tuple[tuple[str, str], ...]:
+        """(site name, listing URL) of each listing that was there last time and is not now."""
+        c = self.scan.changes
+        if c is None:
+            return ()
+        return tuple((c.gone_details[f].site_name, c.gone_details[f].url) for f in c.gone if f in c.gone_details)
+
+    @property
     def first_actions(self) -> tuple[Action, ...]:
         """What the ten-second summary tells the reader to do first."""
         return self.actions[:3]
