@@ -249,3 +249,26 @@ def test_payloads_run_no_script_with_or_without_the_csp(browser: Browser, tmp_pa
         assert page.title() == "Where your information is published: exposure report"
         assert page.locator("#interrupted").is_visible()
         assert_quiet(browser, path)
+
+
+def test_the_real_exposure_demo_report_in_the_browser(browser: Browser, tmp_path: Path) -> None:
+    """`exposure demo` end to end: its HTML report is offline, agrees with its JSON, and is screenshotted."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "reports"
+    cmd = [sys.executable, "-m", "exposure.cli", "demo", "--out", str(out), "--no-progress"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (html,) = out.glob("*.html")
+    (js,) = out.glob("*.json")
+    expected = json.loads(js.read_text())["summary"]
+    assert expected["found"] >= 3 and expected["could_not_check"] >= 1 and expected["not_found"] >= 1
+    page = open_clean(browser, html)
+    shown = dict(page.eval_on_selector_all("[data-summary]", "els => els.map(e => [e.dataset.summary, e.textContent])"))
+    assert {k: int(v) for k, v in shown.items()} == {k: v for k, v in expected.items() if k != "exposed_kinds"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-report.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-report-first-screen.png"))
+    assert_quiet(browser, html)
