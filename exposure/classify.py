@@ -12,7 +12,9 @@ results page whose script or contact form says "Access Denied" is not taken for 
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .models import Classification, Outcome, Page
@@ -26,15 +28,18 @@ class Protection:
     strong_headers: tuple[tuple[str, str], ...] = ()  # (header, regex on value)
     strong_titles: tuple[str, ...] = ()  # regexes on <title>
     strong_body: tuple[str, ...] = ()  # substrings of the raw body
-    weak_body: tuple[str, ...] = ()  # count only on status >= 400 or when nothing else is recognised
-    weak_headers: tuple[tuple[str, str], ...] = ()  # count only on status >= 400
+    # weak markers: vendors put them on ordinary pages too, so they count only on an error status of a
+    # page that is not recognised as the site's own answer, and then only to name who blocked us
+    weak_body: tuple[str, ...] = ()
+    weak_headers: tuple[tuple[str, str], ...] = ()
 
 
 PROTECTIONS: tuple[Protection, ...] = (
     Protection(
         "Cloudflare",
         strong_headers=(("cf-mitigated", r"challenge"),),
-        strong_titles=(r"^just a moment", r"attention required!? \| cloudflare"),
+        # "used Cloudflare to restrict access": the title of its firewall-rule block (error 1020)
+        strong_titles=(r"^just a moment", r"attention required!? \| cloudflare", r"used cloudflare to restrict access"),
         strong_body=("cf-browser-verification", "cf_chl_opt", "challenge-error-text"),
         weak_body=("/cdn-cgi/challenge-platform/",),
         weak_headers=(("server", r"cloudflare"),),
@@ -67,13 +72,16 @@ PROTECTIONS: tuple[Protection, ...] = (
         "DDoS-Guard",
         strong_titles=(r"ddos-guard",),
         strong_body=("check.ddos-guard.net", "ddos-guard.net/check"),
+        weak_body=("/.well-known/ddos-guard/",),
         weak_headers=(("server", r"ddos-guard"),),
     ),
     Protection(
         "AWS WAF",
         strong_headers=(("x-amzn-waf-action", r"captcha|challenge|block"),),
-        strong_body=("AwsWafIntegration", "aws-waf-token", "awswaf.com"),
-        weak_body=("awswaf",),
+        # gokuProps and saveReferrer belong to the challenge and captcha interstitials; the JavaScript SDK
+        # that sites put on ordinary pages also loads from awswaf.com and calls AwsWafIntegration
+        strong_body=("gokuProps", "AwsWafIntegration.saveReferrer"),
+        weak_body=("awswaf.com", "aws-waf-token", "AwsWafIntegration"),
     ),
 )
 
@@ -91,36 +99,67 @@ GENERIC_BLOCK_WORDS = re.compile(
 )
 
 
+# Statuses a wall answers with. A 404 or 410 is the site saying "no such page", never a wall, even on a
+# site whose CDN stamps its own header on every answer.
+_NOT_WALL_STATUSES = frozenset({404, 410})
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
+
+
 def _title_hit(title: str, patterns: tuple[str, ...]) -> bool:
     return any(re.search(p, title, re.I) for p in patterns)
 
 
-def _header_hit(headers: dict[str, str] | object, pairs: tuple[tuple[str, str], ...]) -> bool:
-    assert isinstance(headers, dict)
+def _header_hit(headers: Mapping[str, str], pairs: tuple[tuple[str, str], ...]) -> bool:
     return any(h in headers and re.search(p, headers[h], re.I) for h, p in pairs)
 
 
-def detect_protection(page: Page, doc: Document, *, weak_allowed: bool) -> str | None:
-    """The protection that answered instead of the site, when there is one."""
-    headers = dict(page.headers)
-    raw = page.text
-    error_status = (page.status or 0) >= 400
+def _strong(headers: Mapping[str, str], title: str, raw: str) -> str | None:
+    # every vendor's strong markers before any vendor's weak ones: a DataDome or HUMAN wall served
+    # through Cloudflare's CDN (Server: cloudflare) is DataDome's or HUMAN's, not Cloudflare's
     for p in PROTECTIONS:
-        if _header_hit(headers, p.strong_headers) or _title_hit(doc.title, p.strong_titles):
+        if _header_hit(headers, p.strong_headers) or _title_hit(title, p.strong_titles):
             return p.name
         if any(marker in raw for marker in p.strong_body):
             return p.name
-        if error_status and (
-            _header_hit(headers, p.weak_headers) and (weak_allowed or any(m in raw for m in p.weak_body))
-        ):
-            return p.name
-        if weak_allowed and error_status and any(m in raw for m in p.weak_body):
-            return p.name
+    return None
+
+
+def challenge_in(status: int | None, headers: Mapping[str, str], text: str) -> str | None:
+    """The protection a response unmistakably comes from (strong markers only), without parsing the page.
+
+    The fetcher asks this about 5xx answers before retrying them: a challenge served with 503 is a wall
+    to report, not a flaky server to ask again.
+    """
+    m = _TITLE.search(text[:65536])
+    title = " ".join(html.unescape(m.group(1)).split()) if m else ""
+    return _strong({k.lower(): v for k, v in headers.items()}, title, text)
+
+
+def detect_protection(page: Page, doc: Document, *, weak_allowed: bool) -> str | None:
+    """The protection that answered instead of the site, when there is one.
+
+    `weak_allowed` is False when the page is already recognised as the site's own answer (listings, or
+    its no-results page): then only strong markers and a block title count, because vendors inject their
+    weak markers (sensor scripts, CDN headers) into the site's ordinary pages too.
+    """
+    headers = {k.lower(): v for k, v in page.headers.items()}
+    raw = page.text
+    name = _strong(headers, doc.title, raw)
+    if name:
+        return name
+    walled = (page.status or 0) >= 400 and page.status not in _NOT_WALL_STATUSES
+    if weak_allowed and walled:
+        # Akamai writes its reference number with character entities ("Reference&#32;&#35;18&#46;..."):
+        # markers are looked for in the decoded text as well as the raw one
+        decoded = html.unescape(raw) if "&" in raw else raw
+        for p in PROTECTIONS:
+            if _header_hit(headers, p.weak_headers) or any(m in raw or m in decoded for m in p.weak_body):
+                return p.name
     if weak_allowed:
-        for name, markers in CAPTCHAS:
+        for captcha, markers in CAPTCHAS:
             if any(m in raw for m in markers):
-                return f"{name} captcha"
-    if GENERIC_BLOCK_WORDS.search(doc.title) or (error_status and weak_allowed and GENERIC_BLOCK_WORDS.search(raw)):
+                return f"{captcha} captcha"
+    if GENERIC_BLOCK_WORDS.search(doc.title) or (walled and weak_allowed and GENERIC_BLOCK_WORDS.search(raw)):
         return "a block page"
     return None
 

@@ -16,13 +16,12 @@ module own decoding and redirects.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import email.utils
 import random
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -32,6 +31,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from . import __version__
+from .classify import challenge_in
 from .domains import url_problem
 from .models import Outcome, Page
 
@@ -40,6 +40,9 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRY_STATUSES = frozenset({408, 500, 502, 503, 504, 522, 524})
 PARSED_TYPES = ("text/html", "application/xhtml+xml", "application/json", "text/json")
 STEP = 64 * 1024  # the most any one decoding step may produce
+# How much of a 5xx answer is read to see whether it is a challenge page (they are a few KiB), and for how long.
+PEEK_BODY = 256 * 1024
+PEEK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -60,20 +63,24 @@ class FetchSettings:
 
 
 class _Failure(Exception):
+    """Why one attempt failed, and whether another attempt could go differently (`retry`)."""
+
     def __init__(
         self,
         outcome: Outcome,
         detail: str,
         status: int | None = None,
         retry_after: float | None = None,
-        retry: bool = True,
+        retry: bool = False,
+        final_url: str = "",
     ):
         super().__init__(detail)
-        self.retry = retry
         self.outcome = outcome
         self.detail = detail
         self.status = status
         self.retry_after = retry_after
+        self.retry = retry
+        self.final_url = final_url
 
 
 # ----------------------------------------------------------------- bounded decoding
@@ -82,11 +89,16 @@ class _Failure(Exception):
 class _Decoder(Protocol):
     def feed(self, data: bytes) -> Iterator[bytes]: ...
 
+    def finish(self) -> Iterator[bytes]: ...
+
 
 class _Identity:
     def feed(self, data: bytes) -> Iterator[bytes]:
         for i in range(0, len(data), STEP):
             yield data[i : i + STEP]
+
+    def finish(self) -> Iterator[bytes]:
+        return iter(())
 
 
 class _Zlib:
@@ -112,22 +124,40 @@ class _Zlib:
         except zlib.error as exc:
             raise _Failure(Outcome.ERROR, f"corrupt compressed body ({exc})") from exc
 
+    def finish(self) -> Iterator[bytes]:
+        # output zlib still holds once all input is in, drained in bounded steps like the rest
+        try:
+            while out := self._d.decompress(b"", STEP):
+                yield out
+        except zlib.error as exc:
+            raise _Failure(Outcome.ERROR, f"corrupt compressed body ({exc})") from exc
+        if not self._d.eof:
+            # a results page cut short could hide the very listing we look for: never read it as complete
+            raise _Failure(Outcome.ERROR, "the compressed body ends before its end: a truncated page")
+
 
 class _Brotli:
     def __init__(self) -> None:
         self._d = brotli.Decompressor()
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        # The limit is soft (a step can overshoot it by one internal block, about 32 KiB), and brotli 1.2.1's
+        # can_accept_more_data() answers True while output is still pending, which silently cut pages short:
+        # so drain with empty input until a step yields nothing.
         try:
             out = self._d.process(data, output_buffer_limit=STEP)
-            while True:
-                if out:
-                    yield out
-                if self._d.can_accept_more_data() or self._d.is_finished():
+            while out:
+                yield out
+                if self._d.is_finished():
                     break
                 out = self._d.process(b"", output_buffer_limit=STEP)
         except brotli.error as exc:
             raise _Failure(Outcome.ERROR, f"corrupt brotli body ({exc})") from exc
+
+    def finish(self) -> Iterator[bytes]:
+        if not self._d.is_finished():
+            raise _Failure(Outcome.ERROR, "the brotli body ends before its end: a truncated page")
+        return iter(())
 
 
 def decoders_for(content_encoding: str) -> list[_Decoder]:
@@ -159,7 +189,15 @@ class BoundedBody:
         self.size = 0
 
     def feed(self, raw: bytes) -> None:
-        for piece in self._through(raw, 0):
+        self._keep(self._through(raw, 0))
+
+    def finish(self) -> None:
+        """Drain what the decoders still hold once the whole raw body is in, outermost first."""
+        for i, decoder in enumerate(self._chain):
+            self._keep(piece for out in decoder.finish() for piece in self._through(out, i + 1))
+
+    def _keep(self, pieces: Iterator[bytes]) -> None:
+        for piece in pieces:
             self.size += len(piece)
             if self.size > self._cap:
                 raise _Failure(Outcome.ERROR, f"page larger than {self._cap // 1024} KiB: not read")
@@ -167,7 +205,8 @@ class BoundedBody:
 
     def _through(self, data: bytes, i: int) -> Iterator[bytes]:
         if i == len(self._chain):
-            yield data
+            if data:
+                yield data
             return
         for piece in self._chain[i].feed(data):
             yield from self._through(piece, i + 1)
@@ -182,21 +221,36 @@ class BoundedBody:
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", re.I)
 
 
+_NON_ASCII_TEXT = re.compile("[^\x00-\x7f\ufffd]")
+
+
 def decode_text(body: bytes, content_type: str) -> str:
-    """The body as text: the header's charset, else a <meta> one, else UTF-8; unknown charsets fall back."""
-    charset = ""
-    m = re.search(r"charset=([^\s;]+)", content_type, re.I)
+    """The body as text: the header's charset, else a <meta> one, else UTF-8 or Windows-1252.
+
+    A charset Python does not know, or one that is not a text encoding at all ("base64", "rot13" and
+    "zlib" are codecs too, and bytes.decode raises on them), is passed over: a page with a bad charset
+    is still read, never a crash. Without a usable charset, a body that is not valid UTF-8 and holds no
+    valid UTF-8 sequence at all is read as Windows-1252, the fallback browsers use, so "Zo\xeb" stays a name.
+    """
+    candidates = []
+    m = re.search(r"charset=([^\s;,]+)", content_type, re.I)
     if m:
-        charset = m.group(1).strip("\"'")
-    if not charset:
-        mm = _META_CHARSET.search(body[:4096])
-        if mm:
-            charset = mm.group(1).decode("ascii", "ignore")
+        candidates.append(m.group(1).strip("\"'"))
+    mm = _META_CHARSET.search(body[:4096])
+    if mm:
+        candidates.append(mm.group(1).decode("ascii", "ignore"))
+    for charset in candidates:
+        try:
+            return body.decode(charset, errors="replace")
+        except (LookupError, UnicodeError, ValueError, TypeError):
+            continue
     try:
-        codecs.lookup(charset or "utf-8")
-    except LookupError:
-        charset = "utf-8"
-    return body.decode(charset or "utf-8", errors="replace")
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("utf-8", errors="replace")
+    if _NON_ASCII_TEXT.search(text):
+        return text  # UTF-8 with a few broken bytes
+    return body.decode("cp1252", errors="replace")
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -229,12 +283,18 @@ class SiteGate:
 
     async def __aenter__(self) -> None:
         await self._sem.acquire()
-        async with self._lock:
-            now = time.monotonic()
-            wait = self._next - now
-            self._next = max(now, self._next) + self._delay
-        if wait > 0:
-            await asyncio.sleep(wait)
+        try:
+            async with self._lock:
+                now = time.monotonic()
+                wait = self._next - now
+                self._next = max(now, self._next) + self._delay
+            if wait > 0:
+                await asyncio.sleep(wait)
+        except BaseException:
+            # cancelled while waiting its turn (a site deadline, Ctrl-C): __aexit__ will not run, so give the
+            # slot back here, or every later request of the site would wait for ever
+            self._sem.release()
+            raise
 
     async def __aexit__(self, *exc: object) -> None:
         self._sem.release()
@@ -246,19 +306,26 @@ class SiteGate:
 class Fetcher:
     """One shared client for a whole scan. Use as an async context manager."""
 
-    def __init__(self, settings: FetchSettings | None = None, *, sleep: Callable[[float], object] | None = None):
+    def __init__(self, settings: FetchSettings | None = None) -> None:
         self.settings = settings or FetchSettings()
         self._global = asyncio.Semaphore(self.settings.concurrency)
         self._client: httpx.AsyncClient | None = None
+        self._transport: AiohttpTransport | None = None
         self.requests_sent = 0
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
         limits = httpx.Limits(max_connections=s.concurrency * 2, max_keepalive_connections=s.concurrency)
+        self._transport = AiohttpTransport(limits=limits, trust_env=False)
+        # The client only builds requests (default headers, timeouts); `_open` hands them to the transport
+        # itself, because httpx's send() parses every Location header even with follow_redirects=False and
+        # raises InvalidURL on "Location: javascript:alert(1)" before our own check could refuse it.
         self._client = httpx.AsyncClient(
-            transport=AiohttpTransport(limits=limits, trust_env=False),
+            transport=self._transport,
             follow_redirects=False,
-            timeout=httpx.Timeout(s.timeout, connect=min(10.0, s.timeout)),
+            # The request deadline in `_bounded` is what ends a slow request; the transport's read timeout is
+            # only a backstop, set a little later, so a hang always ends as "no complete answer within N s".
+            timeout=httpx.Timeout(s.timeout + 1.0, connect=min(10.0, s.timeout)),
             headers={
                 "User-Agent": s.user_agent,
                 "Accept": "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.5",
@@ -279,24 +346,25 @@ class Fetcher:
         problem = url_problem(url, domain)
         if problem:
             return _failed(url, Outcome.ERROR, f"not requested: {problem}", started)
+        s = self.settings
         last: _Failure | None = None
-        for attempt in range(self.settings.retries + 1):
+        for attempt in range(s.retries + 1):
             try:
                 return await self._attempt(url, domain, gate, started)
             except _Failure as failure:
                 last = failure
-                if not _retryable(failure) or attempt == self.settings.retries:
+                if not failure.retry or attempt == s.retries:
                     break
-                wait = self.settings.backoff * (2**attempt) * (0.5 + random.random())
+                if failure.retry_after is not None and failure.retry_after > s.retry_after_cap:
+                    # waiting an hour for one page would hold up the scan: say so instead of sleeping
+                    failure.detail += f"; the site asks us to wait {_duration(failure.retry_after)}"
+                    break
+                wait = s.backoff * (2**attempt) * (0.5 + random.random())
                 if failure.retry_after is not None:
-                    if failure.retry_after > self.settings.retry_after_cap:
-                        break
                     wait = max(wait, failure.retry_after)
                 await asyncio.sleep(wait)
         assert last is not None
-        if last.outcome is Outcome.RATE_LIMITED and last.retry_after and last.retry_after > self.settings.retry_after_cap:
-            last.detail += f"; the site asks us to wait {int(last.retry_after)} s"
-        return _failed(url, last.outcome, last.detail, started, last.status)
+        return _failed(url, last.outcome, last.detail, started, last.status, last.final_url)
 
     async def _attempt(self, url: str, domain: str, gate: SiteGate | None, started: float) -> Page:
         if gate is None:
@@ -306,14 +374,15 @@ class Fetcher:
 
     async def _bounded(self, url: str, domain: str, started: float) -> Page:
         async with self._global:
+            deadline = asyncio.timeout(self.settings.timeout)
             try:
-                async with asyncio.timeout(self.settings.timeout):
+                async with deadline:
                     return await self._follow(url, domain, started)
             except TimeoutError as exc:
+                if not deadline.expired():
+                    raise _Failure(Outcome.TIMEOUT, f"timed out ({exc or type(exc).__name__})", retry=True) from exc
                 # a server that used the whole deadline would use it again: do not retry
-                raise _Failure(
-                    Outcome.TIMEOUT, f"no complete answer within {self.settings.timeout:g} s", retry=False
-                ) from exc
+                raise _Failure(Outcome.TIMEOUT, f"no complete answer within {self.settings.timeout:g} s") from exc
 
     async def _follow(self, url: str, domain: str, started: float) -> Page:
         current = url
@@ -325,26 +394,37 @@ class Fetcher:
                     problem = url_problem(target, domain)
                     if problem:
                         raise _Failure(
-                            Outcome.ERROR, f"redirect to {target[:200]} refused: {problem}", response.status_code
+                            Outcome.ERROR,
+                            f"redirect to {target[:200]} refused: {problem}",
+                            response.status_code,
+                            final_url=current,
                         )
                     current = target
                     continue
                 return await self._read(url, current, response, started)
             finally:
                 await response.aclose()
-        raise _Failure(Outcome.ERROR, f"more than {self.settings.max_redirects} redirects")
+        raise _Failure(Outcome.ERROR, f"more than {self.settings.max_redirects} redirects", final_url=current)
 
     async def _open(self, url: str) -> httpx.Response:
-        assert self._client is not None, "use Fetcher as an async context manager"
+        assert self._client is not None and self._transport is not None, "use Fetcher as an async context manager"
         target, headers = self._route(url)
-        request = self._client.build_request("GET", target, headers=headers)
+        try:
+            request = self._client.build_request("GET", target, headers=headers)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise _Failure(Outcome.ERROR, f"not requested: malformed URL ({exc})", final_url=url) from exc
         self.requests_sent += 1
         try:
-            return await self._client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise _Failure(Outcome.TIMEOUT, f"timed out: {exc or type(exc).__name__}") from exc
-        except (httpx.HTTPError, OSError, ValueError) as exc:
-            raise _Failure(Outcome.ERROR, f"connection failed: {type(exc).__name__} {exc}".strip()) from exc
+            return await self._transport.handle_async_request(request)
+        except Exception as exc:  # whatever the connection does is the site's failure, never ours
+            raise _broken(exc, "connection failed", None, url) from exc
+
+    async def _peek(self, response: httpx.Response, headers: Mapping[str, str], mime: str) -> bytes | None:
+        if mime and not (mime in PARSED_TYPES or mime.endswith("+json")):
+            return None
+        return await _peek_body(
+            response, headers, min(PEEK_BODY, self.settings.max_body), min(PEEK_SECONDS, self.settings.timeout)
+        )
 
     def _route(self, url: str) -> tuple[str, dict[str, str]]:
         parts = urlsplit(url)
@@ -358,44 +438,103 @@ class Fetcher:
         status = response.status_code
         headers = {k.lower(): v for k, v in response.headers.items()}
         if status == 429:
-            raise _Failure(
-                Outcome.RATE_LIMITED, "HTTP 429 Too Many Requests", status, parse_retry_after(headers.get("retry-after"))
-            )
-        if status in RETRY_STATUSES:
-            retry_after = parse_retry_after(headers.get("retry-after")) if status == 503 else None
-            raise _Failure(Outcome.ERROR, f"HTTP {status} from the site", status, retry_after)
+            retry_after = parse_retry_after(headers.get("retry-after"))
+            raise _Failure(Outcome.RATE_LIMITED, "HTTP 429 Too Many Requests", status, retry_after, True, final)
         content_type = headers.get("content-type", "")
         mime = content_type.split(";", 1)[0].strip().lower()
+        if status in RETRY_STATUSES:
+            # a challenge served with 503 is a wall to report, not a flaky server to ask again
+            peeked = await self._peek(response, headers, mime)
+            if peeked is not None:
+                text = decode_text(peeked, content_type)
+                if challenge_in(status, headers, text):
+                    return self._page(url, final, response, peeked, text, mime, started)
+            retry_after = parse_retry_after(headers.get("retry-after"))
+            raise _Failure(Outcome.ERROR, f"HTTP {status} from the site", status, retry_after, True, final)
         if mime and not (mime in PARSED_TYPES or mime.endswith("+json")):
-            # not a page: do not download it at all
-            return Page(url, final, status, headers, b"", "", mime, Outcome.UNRECOGNIZED,
-                        f"the answer is {mime}, not a web page", time.monotonic() - started)
-        body = BoundedBody(headers.get("content-encoding", ""), self.settings.max_body)
+            # not a page: close the connection without downloading the body
+            return Page(
+                url,
+                final,
+                status,
+                headers,
+                b"",
+                "",
+                mime,
+                Outcome.UNRECOGNIZED,
+                f"the answer is {mime[:80]}, not a web page",
+                time.monotonic() - started,
+            )
         raw_seen = 0
         try:
+            body = BoundedBody(headers.get("content-encoding", ""), self.settings.max_body)
             async for chunk in response.aiter_raw():
                 raw_seen += len(chunk)
                 if raw_seen > self.settings.max_body:
                     raise _Failure(Outcome.ERROR, f"page larger than {self.settings.max_body // 1024} KiB: not read")
                 body.feed(chunk)
-        except httpx.TimeoutException as exc:
-            raise _Failure(Outcome.TIMEOUT, "the page stopped arriving") from exc
-        except (httpx.HTTPError, OSError) as exc:
-            raise _Failure(Outcome.ERROR, f"connection broke while reading: {type(exc).__name__}", status) from exc
+            body.finish()
+        except _Failure as failure:
+            failure.status, failure.final_url = status, final
+            raise
+        except Exception as exc:  # a broken body is the site's failure, never ours
+            raise _broken(exc, "connection broke while reading", status, final) from exc
         data = body.value()
-        return Page(url, final, status, headers, data, decode_text(data, content_type), mime or "text/html",
-                    None, "", time.monotonic() - started)
+        return self._page(url, final, response, data, decode_text(data, content_type), mime, started)
+
+    @staticmethod
+    def _page(
+        url: str, final: str, response: httpx.Response, data: bytes, text: str, mime: str, started: float
+    ) -> Page:
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        return Page(
+            url=url,
+            final_url=final,
+            status=response.status_code,
+            headers=headers,
+            body=data,
+            text=text,
+            content_type=mime or "text/html",
+            elapsed=time.monotonic() - started,
+        )
 
 
-def _retryable(failure: _Failure) -> bool:
-    if not failure.retry:
-        return False
-    if failure.outcome in (Outcome.TIMEOUT, Outcome.RATE_LIMITED):
-        return True
-    if failure.outcome is Outcome.ERROR:
-        return failure.status in RETRY_STATUSES or failure.detail.startswith(("connection failed", "connection broke"))
-    return False
+async def _peek_body(response: httpx.Response, headers: Mapping[str, str], cap: int, seconds: float) -> bytes | None:
+    """At most `cap` decoded bytes of a body within `seconds`, or None: for looking at an error page."""
+    try:
+        body = BoundedBody(headers.get("content-encoding", ""), cap)
+        async with asyncio.timeout(seconds):
+            async for chunk in response.aiter_raw():
+                body.feed(chunk)
+        body.finish()
+    except Exception:  # an error page we cannot read is just an error
+        return None
+    return body.value()
 
 
-def _failed(url: str, outcome: Outcome, detail: str, started: float, status: int | None = None) -> Page:
-    return Page(url, url, status, {}, b"", "", "", outcome, detail, time.monotonic() - started)
+def _broken(exc: BaseException, what: str, status: int | None, final: str) -> _Failure:
+    """A retryable failure for a connection that failed, named after the real cause.
+
+    httpx-aiohttp maps every aiohttp connection error, a refused connection included, to ConnectTimeout,
+    so the aiohttp exception it wraps is what tells a timeout from a refusal or a reset.
+    """
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    timed_out = isinstance(cause, TimeoutError) or (cause is exc and isinstance(exc, httpx.TimeoutException))
+    name = type(cause).__name__
+    text = str(cause).strip()
+    detail = f"{'timed out' if timed_out else what}: {name}{f' ({text[:160]})' if text else ''}"
+    return _Failure(Outcome.TIMEOUT if timed_out else Outcome.ERROR, detail, status, retry=True, final_url=final)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 7200:
+        return f"{seconds / 3600:.0f} hours"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} s"
+
+
+def _failed(
+    url: str, outcome: Outcome, detail: str, started: float, status: int | None = None, final_url: str = ""
+) -> Page:
+    return Page(url, final_url or url, status, {}, b"", "", "", outcome, detail, time.monotonic() - started)
