@@ -390,8 +390,14 @@ class Fetcher:
             response = await self._open(current)
             try:
                 if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
-                    target = urljoin(current, response.headers["location"].strip())
-                    problem = url_problem(target, domain)
+                    location = response.headers["location"].strip()
+                    problem: str | None
+                    try:
+                        target = urljoin(current, location)
+                    except ValueError as exc:  # "http://[::1": urljoin raises on a malformed host
+                        target, problem = location, f"malformed URL ({exc})"
+                    else:
+                        problem = url_problem(target, domain)
                     if problem:
                         raise _Failure(
                             Outcome.ERROR,
@@ -521,7 +527,7 @@ def _broken(exc: BaseException, what: str, status: int | None, final: str) -> _F
     cause = exc.__cause__ if exc.__cause__ is not None else exc
     timed_out = isinstance(cause, TimeoutError) or (cause is exc and isinstance(exc, httpx.TimeoutException))
     name = type(cause).__name__
-    text = str(cause).strip()
+    text = " ".join(str(cause).split())  # aiohttp parser errors span several lines
     detail = f"{'timed out' if timed_out else what}: {name}{f' ({text[:160]})' if text else ''}"
     return _Failure(Outcome.TIMEOUT if timed_out else Outcome.ERROR, detail, status, retry=True, final_url=final)
 

@@ -12,6 +12,7 @@ import asyncio
 import gc
 import gzip
 import os
+import socket
 import threading
 import time
 import tracemalloc
@@ -25,7 +26,7 @@ import brotli
 import pytest
 from aiohttp import web
 from conftest import fast_options, run_scan
-from hostile.server import CANNED, CountingServer, HostileServer, bomb, page
+from hostile.server import CANNED, CountingServer, HostileServer, SeenRequest, _BackgroundServer, bomb, page
 from servers import Canned, LocalServer
 
 from exposure.fetch import Fetcher, FetchSettings, SiteGate
@@ -493,3 +494,37 @@ def test_site_gate_gives_its_slot_back_when_a_waiting_request_is_cancelled() -> 
         return time.monotonic() - started
 
     assert asyncio.run(main()) < 1.0
+
+
+# ---------------------------------------------------------------------- answers that are not HTTP at all
+
+
+class _NotHttpServer(_BackgroundServer):
+    """Answers every request with an SSH banner instead of a status line."""
+
+    async def handle(self, request: SeenRequest, conn: Any) -> None:
+        conn.writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+        await conn.writer.drain()
+
+
+def test_malformed_answers_and_refused_connections_are_errors(profile: Profile, healthy: LocalServer) -> None:
+    bad_location = Canned(b"moved", 302, {"Location": "http://[::1"})
+    # a port nobody listens on: bound, never listening
+    with _NotHttpServer() as not_http, LocalServer(fallback=bad_location) as bad_redirect, socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{s.getsockname()[1]}"
+        rules = [
+            site_rule("not-http", not_http.base, "/search"),
+            site_rule("bad-location", bad_redirect.base, "/search"),
+            site_rule("refused", refused, "/search"),
+        ]
+        scanned = scan_beside_healthy(profile, rules, healthy)
+    by_id = {s.site.id: s for s in scanned.scan.sites}
+    for rule_id, why in (
+        ("not-http", "connection failed"),
+        ("bad-location", "malformed URL"),
+        ("refused", "connection failed"),
+    ):
+        site = by_id[rule_id]
+        assert site.status is Status.COULD_NOT_CHECK and site.reason is Outcome.ERROR, site
+        assert why in site.detail, site.detail
