@@ -48,7 +48,8 @@ def normalize_domain(domain: str) -> str:
     registered = _registered(host)
     if registered:
         return registered
-    return f"{host}:{port or 80}"
+    # no port given: the host on any port (http and https differ in port only)
+    return f"{host}:{port}" if port else host
 
 
 def url_problem(url: str, domain: str) -> str | None:
@@ -64,6 +65,9 @@ def url_problem(url: str, domain: str) -> str | None:
         return "URL carries user-info (user@host)"
     if not parts.hostname:
         return "URL has no host"
-    if site_of(url) != normalize_domain(domain):
+    site, rule_site = site_of(url), normalize_domain(domain)
+    if ":" not in rule_site and ":" in site:  # a port-less rule domain for a host without a public suffix
+        site = site.rsplit(":", 1)[0]
+    if site != rule_site:
         return f"host {parts.hostname} is outside the rule's domain {domain}"
     return None

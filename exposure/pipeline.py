@@ -94,12 +94,15 @@ def site_verdict(
     records = tuple(state.records)
     found = any((v.is_user or v.identifier_exposed) and not v.ignored for v in verdicts)
     failures = [(r.outcome, r.detail) for r in records if r.outcome not in ANSWERED]
-    if extra_reason:
-        failures.append(extra_reason)
-    if not records and not failures:
+    if not records and not extra_reason and not failures:
         failures.append((Outcome.SKIPPED, "your profile has nothing this site can be searched by"))
     if found:
         status, reason, detail = Status.FOUND, None, ""
+    elif extra_reason:
+        # the site as a whole was cut short (its deadline, or the user stopped the scan)
+        status, (reason, detail) = Status.COULD_NOT_CHECK, extra_reason
+        answered = len(records) - len(failures)
+        detail += f" ({answered} of its requests had been answered)" if records else ""
     elif failures:
         outcome, detail = min(failures, key=lambda f: REASON_ORDER.index(f[0]))
         n = len(failures)
@@ -145,11 +148,18 @@ class Scanner:
             async with asyncio.timeout(self.options.site_deadline):
                 await asyncio.gather(*(self._query(q, rule, gate, state) for q in queries))
         except TimeoutError:
+            self._cancel_pages(rule)
             return site_verdict(
                 state,
                 extra_reason=(Outcome.TIMEOUT, f"the site did not finish within {self.options.site_deadline:g} s"),
             )
         return site_verdict(state)
+
+    def _cancel_pages(self, rule: Rule) -> None:
+        """A site past its deadline stops using the network: its requests still in flight are dropped."""
+        for (site_key, _url), task in self._pages.items():
+            if site_key == rule.site_key and not task.done():
+                task.cancel()
 
     async def _query(self, query: Query, rule: Rule, gate: SiteGate, state: _SiteState) -> None:
         url: str | None = query.url

@@ -90,3 +90,10 @@ def test_loopback_rule_domain_is_host_and_port(tmp_path: Path) -> None:
     assert load_rule(write(tmp_path, "good", text)).site_key == "127.0.0.1:8123"
     other_port = text.replace("http://127.0.0.1:8123/", "http://127.0.0.1:9999/")
     assert "outside the rule's domain" in str(error_of(write(tmp_path, "good", other_port)))
+
+
+def test_https_urls_on_a_host_without_public_suffix(tmp_path: Path) -> None:
+    text = GOOD.replace('domain = "example.com"', 'domain = "people.example"').replace(
+        "https://www.example.com/", "https://people.example/"
+    )
+    assert load_rule(write(tmp_path, "good", text)).site_key == "people.example"
