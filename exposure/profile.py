@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ProfileError
 from .normalize import Address, PersonName, parse_address, parse_name, phone_digits, state_abbr
+from .tomlfile import raise_invalid, read_toml
 
 
 class ProfileFile(BaseModel):
@@ -144,32 +144,13 @@ def from_file_model(data: ProfileFile) -> Profile:
     )
 
 
-def _line_of_key(text: str, key: str) -> int | None:
-    m = re.search(rf"^\s*{re.escape(key)}\s*=", text, re.M)
-    return text.count("\n", 0, m.start()) + 1 if m else None
-
-
 def load_profile(path: Path) -> Profile:
     """Read, validate and normalise a profile; raise ProfileError naming the file, field and problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ProfileError(path, "", "no profile here; create one with `exposure init`") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(path, "", f"cannot read: {exc}") from exc
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(path, "", f"not valid TOML: {exc}") from exc
+    text, raw = read_toml(path, ProfileError, missing="no profile here; create one with `exposure init`")
     try:
         data = ProfileFile.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        key = next((str(p) for p in err["loc"] if isinstance(p, str)), "")
-        line = _line_of_key(text, key) if key else None
-        where = f"line {line}: field {field}" if line else f"field {field}"
-        raise ProfileError(path, where, err["msg"].removeprefix("Value error, ")) from exc
+        raise_invalid(path, text, exc, ProfileError, "field")
     return from_file_model(data)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import string
-import tomllib
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .domains import normalize_domain, url_problem
 from .errors import RuleError
 from .models import OptOut, QueryKind, SiteInfo
+from .tomlfile import line_of, raise_invalid, read_toml
 
 BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
 
@@ -314,52 +314,17 @@ class Rule(_Strict):
         return OptOut(o.url, o.method, tuple(o.requires), o.steps, o.days, tuple(o.covers))
 
 
-def _line_of(text: str, loc: Sequence[int | str]) -> int | None:
-    """Best-effort line number of the key a pydantic error location points at."""
-    keys = [k for k in loc if isinstance(k, str)]
-    for key in reversed(keys):
-        pattern = re.compile(rf"^\s*(\[\[?\s*)?([\w.]*\.)?{re.escape(key)}\s*(=|\]|\.)", re.M)
-        m = pattern.search(text)
-        if m:
-            return text.count("\n", 0, m.start()) + 1
-    return None
-
-
-def _describe(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def load_rule(path: Path) -> Rule:
     """Read and validate one rule file; raise RuleError naming the file, key and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(path, "", f"cannot read: {exc}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleError(path, "", f"not valid TOML: {exc}") from exc
+    text, data = read_toml(path, RuleError)
     try:
         rule = Rule.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors()[:8]:
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            line = _line_of(text, loc)
-            where = f"line {line}: key {_describe(loc)}" if line else f"key {_describe(loc)}"
-            problems.append((where, err["msg"].removeprefix("Value error, ")))
-        first_where, first_msg = problems[0]
-        more = "".join(f"\n  also {w}: {m}" for w, m in problems[1:])
-        if len(exc.errors()) > len(problems):
-            more += f"\n  and {len(exc.errors()) - len(problems)} more problem(s)"
-        raise RuleError(path, first_where, first_msg + more) from exc
+        raise_invalid(path, text, exc, RuleError, "key")
     if rule.id != path.stem:
         raise RuleError(
             path,
-            f"line {_line_of(text, ('id',)) or 1}: key id",
+            f"line {line_of(text, ('id',)) or 1}: key id",
             f"id {rule.id!r} must equal the file name {path.stem!r}",
         )
     return rule
