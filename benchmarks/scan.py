@@ -1,0 +1,752 @@
+"""Scan benchmark: the real pipeline against a simulated web of people-search sites on 127.0.0.1.
+
+Run by hand from the repository root:
+
+    .venv/bin/python benchmarks/scan.py [--sites 200] [--min-ms 50] [--max-ms 150] [--concurrency 32,64]
+
+Why it looks like this:
+- The simulated web runs in its own process, so the CPU it spends is not counted as the client's.
+  Every site listens on its own port (a rule's domain is "127.0.0.1:PORT"), as 200 real sites would be
+  200 hosts with their own connections. Every answer is held back uniformly 50-150 ms.
+- Pages are pre-rendered and gzipped when the server starts, so server CPU never adds to the latency
+  during the scan. They are 20-200 KB of realistic markup (inline CSS and JS, navigation, SEO text)
+  around the listings, because parsing the bytes is a large part of what the client pays per page.
+- Sites differ the way real ones do: four layouts (cards, a table, text lines read with XPath and
+  "after"/"before" cuts, JSON-LD), some list the synthetic person among namesakes, some list only
+  namesakes, some answer "no results"; a few need a detail hop, a few put the person on page 2.
+- The least time the politeness settings allow is computed per site from the number of requests the
+  server actually received, the rule's delay between request starts, its concurrency and the mean
+  server latency; the scan can never beat the slowest site. wall / least near 1 means the client is
+  not the bottleneck.
+- The benchmark checks its own answer: sites that list the person must come out `found`, the others
+  `not_found`. A fast wrong scan is not a result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gzip
+import io
+import json
+import multiprocessing
+import pstats
+import random
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing the package
+
+from exposure import pipeline  # noqa: E402
+from exposure.fetch import FetchSettings  # noqa: E402
+from exposure.models import ScanResult, Status  # noqa: E402
+from exposure.pipeline import ScanOptions, scan  # noqa: E402
+from exposure.profile import Profile, load_profile  # noqa: E402
+from exposure.rules import Rule, load_rules  # noqa: E402
+
+PROFILE_PATH = ROOT / "tests" / "fixtures" / "profiles" / "default.toml"
+LAYOUTS = ("cards", "table", "lines", "jsonld")
+BIRTH_YEAR = 1979  # the fixture profile's; the person's listing shows an age that fits it
+
+# ----------------------------------------------------------------- the simulated web: what each site is
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """One simulated site. Passed to the server process as a dict, so it must stay plain data."""
+
+    index: int
+    kind: str  # "listed" (the person is there), "namesakes" (other people of that name), "none"
+    layout: str
+    detail: bool  # cards show name and place only; age, phones and address are one hop away
+    next_page: bool  # the person's listing is on page 2 of the name search
+    name_any: bool  # also searches the name without a place
+    phone: bool
+    email: bool
+    email_lists_user: bool
+    page_kb: int  # results pages are about this big; no-results and detail pages smaller
+    namesakes: int
+    no_results_status: int
+
+    @property
+    def site_id(self) -> str:
+        return f"bench-{self.index:03d}"
+
+    @property
+    def expected(self) -> Status:
+        return Status.FOUND if self.kind == "listed" else Status.NOT_FOUND
+
+
+def make_specs(n: int, seed: int) -> list[SiteSpec]:
+    rng = random.Random(seed)
+    specs = []
+    for i in range(n):
+        kind = rng.choices(("listed", "namesakes", "none"), weights=(40, 25, 35))[0]
+        layout = LAYOUTS[i % len(LAYOUTS)]
+        detail = layout != "jsonld" and rng.random() < 0.15
+        next_page = kind == "listed" and layout != "jsonld" and not detail and rng.random() < 0.12
+        specs.append(
+            SiteSpec(
+                index=i,
+                kind=kind,
+                layout=layout,
+                detail=detail,
+                next_page=next_page,
+                name_any=rng.random() < 0.5,
+                phone=rng.random() < 0.6,
+                email=rng.random() < 0.4,
+                email_lists_user=rng.random() < 0.5,
+                page_kb=rng.randint(20, 200),
+                # detail sites visit every namesake that carries one of the person's names: keep it plausible
+                namesakes=rng.randint(2, 6) if detail else rng.randint(2, 15),
+                no_results_status=404 if rng.random() < 0.3 else 200,
+            )
+        )
+    return specs
+
+
+# ----------------------------------------------------------------- pages
+
+WORDS = (
+    "people", "search", "public", "records", "background", "report", "address", "history", "phone", "lookup",
+    "reverse", "directory", "county", "court", "property", "owner", "neighborhood", "relatives", "associates",
+    "verified", "updated", "instant", "accurate", "premium", "members", "contact", "privacy", "terms", "help",
+    "about", "careers", "press", "national", "database", "sources", "listing", "profile", "timeline", "education",
+    "employment", "social", "media", "results", "filter", "sort", "nearby", "cities", "states", "popular", "names",
+    "surname", "family", "tree", "marriage", "licenses", "business", "owners", "professional", "vehicles", "boats",
+    "aircraft", "more",
+)
+CITIES = (("Tucson", "AZ"), ("Portland", "OR"), ("Albany", "NY"), ("Boise", "ID"), ("Raleigh", "NC"),
+          ("Dayton", "OH"), ("Fresno", "CA"), ("Austin", "TX"), ("Reno", "NV"), ("Tacoma", "WA"))
+AREA_CODES = ("520", "503", "518", "208", "919", "937", "559", "512", "775", "253")
+STREETS = ("Quillmore Ave", "Brackenridge Rd", "Fennimore Ct", "Larkspur Way", "Oxbury Ln", "Tamsin Dr")
+GIVEN: dict[str, tuple[str, ...]] = {
+    # the first few carry one of the person's names, so the pipeline must tell them apart by place and age
+    "Testwood": ("Jane", "Jane A", "Janie", "Jane R", "Mark", "Alice", "Tomas", "Nora", "Priya", "Owen"),
+    "Holloway": ("Jane", "Jane K", "Janie", "Mara", "Hugo", "Lena", "Felix", "Ruth", "Ines", "Carl"),
+}
+NAME_MATCHING_GIVEN = 4
+
+
+@dataclass(frozen=True)
+class Person:
+    key: str  # "u" for the person, "n3" for a namesake: their detail page is /person/<key>
+    name: str
+    age: int
+    city: str
+    state: str
+    phone: str
+    address: str
+    relative: str
+
+
+def the_person(today: date) -> Person:
+    return Person("u", "Jane M Testwood", today.year - BIRTH_YEAR, "Springfield", "IL", "(217) 555-0142",
+                  "412 N Walnut St Apt 3, Springfield, IL 62702", "Robert Testwood")
+
+
+def namesakes(spec: SiteSpec, surname: str, rng: random.Random) -> list[Person]:
+    out = []
+    for k in range(spec.namesakes):
+        pool = GIVEN[surname]
+        if spec.detail:  # two namesakes worth a detail visit; the rest are strangers the pipeline skips
+            pool = GIVEN[surname][:NAME_MATCHING_GIVEN] if k < 2 else GIVEN[surname][NAME_MATCHING_GIVEN:]
+        city, state = rng.choice(CITIES)
+        area = AREA_CODES[CITIES.index((city, state))]
+        age = rng.choice((rng.randint(19, 38), rng.randint(58, 88)))  # never within a year of the person's
+        house = rng.randint(10, 9999)
+        out.append(Person(f"{surname[0].lower()}{k}", f"{rng.choice(pool)} {surname}", age, city, state,
+                          f"({area}) 555-01{rng.randint(0, 99):02d}",
+                          f"{house} {rng.choice(STREETS)}, {city}, {state} {rng.randint(10000, 99999)}",
+                          f"{rng.choice(GIVEN[surname][4:])} {surname}"))
+    return out
+
+
+class Filler:
+    """Realistic non-listing markup (style, script, navigation, SEO text) of a given size.
+
+    Built from a pool of random chunks rather than fresh text per page: generating 300 MB of random
+    words would dominate the start-up, while shuffled chunks still compress like real pages (3-5x).
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self.style = [self._style(rng) for _ in range(24)]
+        self.script = [self._script(rng) for _ in range(48)]
+        self.text = [self._text(rng) for _ in range(48)]
+
+    @staticmethod
+    def _style(rng: random.Random) -> str:
+        return "".join(
+            f".c{rng.randint(0, 9999)} .{rng.choice(WORDS)}{{margin:{rng.randint(0, 40)}px {rng.randint(0, 40)}px;"
+            f"color:#{rng.randint(0, 0xFFFFFF):06x};font-size:{rng.randint(10, 24)}px}}\n"
+            for _ in range(40)
+        )
+
+    @staticmethod
+    def _script(rng: random.Random) -> str:
+        data = {rng.choice(WORDS) + str(i): [rng.choice(WORDS) for _ in range(6)] for i in range(40)}
+        return f"window.__cfg_{rng.randint(0, 99999)} = {json.dumps(data)};\nfunction t(e){{return e&&e.id}}\n"
+
+    @staticmethod
+    def _text(rng: random.Random) -> str:
+        links = "".join(f'<li><a href="/directory/{rng.choice(WORDS)}-{rng.choice(WORDS)}">'
+                        f"{rng.choice(WORDS).title()} {rng.choice(WORDS).title()}</a></li>" for _ in range(12))
+        para = " ".join(rng.choice(WORDS) for _ in range(90)).capitalize()
+        return (f'<section class="seo"><h3>{rng.choice(WORDS).title()} {rng.choice(WORDS)}</h3><p>{para}.</p>'
+                f'<ul class="links">{links}</ul></section>\n')
+
+    def around(self, rng: random.Random, size: int) -> tuple[str, str, str]:
+        """Head markup, markup before the results and after them, together about `size` characters."""
+        head: list[str] = []
+        top: list[str] = []
+        bottom: list[str] = []
+        budget = size
+        while budget > 0:
+            r = rng.random()
+            if r < 0.15:
+                piece = f"<style>{rng.choice(self.style)}</style>\n"
+                head.append(piece)
+            elif r < 0.5:
+                piece = f"<script>{rng.choice(self.script)}</script>\n"
+                (head if rng.random() < 0.5 else bottom).append(piece)
+            else:
+                piece = rng.choice(self.text)
+                (top if rng.random() < 0.3 else bottom).append(piece)
+            budget -= len(piece)
+        return "".join(head), "".join(top), "".join(bottom)
+
+
+def _card(spec: SiteSpec, p: Person) -> str:
+    """One listing in the site's layout. Detail sites show only name and place: the rest is one hop away."""
+    link = f"/person/{p.key}"
+    if spec.layout == "cards":
+        extra = "" if spec.detail else (f'<span class="age">Age {p.age}</span>'
+                                         f'<ul class="phones"><li>{p.phone}</li></ul>')
+        more = f'<a class="more" href="{link}">View details</a>' if spec.detail else ""
+        return (f'<div class="card"><h2 class="name">{p.name}</h2>{extra}'
+                f'<div class="loc">{p.city}, {p.state}</div>{more}</div>\n')
+    if spec.layout == "table":
+        age = "" if spec.detail else str(p.age)
+        phone = "" if spec.detail else p.phone
+        more = f'<a href="{link}">Details</a>' if spec.detail else ""
+        return (f'<tr class="hit"><td class="n">{p.name}</td><td class="a">{age}</td>'
+                f'<td class="l">{p.city}, {p.state}</td><td class="p">{phone}</td><td class="d">{more}</td></tr>\n')
+    if spec.layout == "lines":
+        age = "" if spec.detail else f" | Age: {p.age}"
+        phones = "" if spec.detail else f'<p class="ph">Phone numbers: {p.phone}</p>'
+        more = f'<a class="view" href="{link}">Full report</a>' if spec.detail else ""
+        return (f'<section class="person"><p class="line">Name: {p.name}{age} | Lives in: {p.city}, {p.state}</p>'
+                f"{phones}{more}</section>\n")
+    # jsonld: the visible tiles are decoration; the rule reads the JSON
+    return f'<div class="tile"><b>{p.name}</b> {p.city}, {p.state}</div>\n'
+
+
+def _jsonld(people: list[Person]) -> str:
+    items = [
+        {"@type": "ListItem", "position": i + 1,
+         "item": {"@type": "Person", "name": p.name, "age": p.age, "telephone": [p.phone],
+                  "address": {"@type": "PostalAddress", "addressLocality": p.city, "addressRegion": p.state},
+                  "url": f"/person/{p.key}"}}
+        for i, p in enumerate(people)
+    ]
+    data = {"@context": "https://schema.org", "@type": "ItemList", "itemListElement": items}
+    return f'<script type="application/ld+json">{json.dumps(data)}</script>\n'
+
+
+def _results(spec: SiteSpec, people: list[Person], title: str, next_link: bool, filler: tuple[str, str, str]) -> str:
+    head, top, bottom = filler
+    rows = "".join(_card(spec, p) for p in people)
+    if spec.layout == "table":
+        rows = f'<table class="results"><thead><tr><th>Name</th><th>Age</th></tr></thead><tbody>{rows}</tbody></table>'
+    nxt = '<a class="next" href="?page=2">Next page</a>' if next_link else ""
+    embedded = _jsonld(people) if spec.layout == "jsonld" else ""
+    return (f"<!doctype html><html><head><title>{title} | Bench Site {spec.index}</title>{head}{embedded}</head>"
+            f'<body><nav class="top">{top}</nav><main><h1>{len(people)} people found</h1>'
+            f'<div class="results">{rows}</div>{nxt}</main><footer>{bottom}</footer></body></html>')
+
+
+def _no_results(spec: SiteSpec, filler: tuple[str, str, str]) -> str:
+    head, top, bottom = filler
+    title = "No matches" if spec.layout == "jsonld" else "Search"
+    notice = {
+        "cards": '<div id="no-results">We could not find anyone by that name.</div>',
+        "table": '<p class="empty">No records found for your search.</p>',
+        "lines": '<div class="zero">0 people match your search</div>',
+        "jsonld": "<p>Try another spelling.</p>",
+    }[spec.layout]
+    return (f"<!doctype html><html><head><title>{title} | Bench Site {spec.index}</title>{head}</head>"
+            f'<body><nav class="top">{top}</nav><main>{notice}</main><footer>{bottom}</footer></body></html>')
+
+
+def _detail(spec: SiteSpec, p: Person, filler: tuple[str, str, str]) -> str:
+    head, top, bottom = filler
+    return (f"<!doctype html><html><head><title>{p.name} | Bench Site {spec.index}</title>{head}</head>"
+            f'<body><nav class="top">{top}</nav><main><div class="profile"><h1>{p.name}</h1>'
+            f'<span class="age">Age {p.age}</span><ul class="phones"><li>{p.phone}</li></ul>'
+            f'<div class="addr">{p.address}</div><div class="rel">{p.relative}</div></div></main>'
+            f"<footer>{bottom}</footer></body></html>")
+
+
+def render_site(spec: SiteSpec, today: date, filler: Filler, seed: int) -> dict[str, tuple[int, str]]:
+    """Every page the site can answer with, by page key (see `page_key`): status and HTML."""
+    rng = random.Random(f"{seed}:{spec.index}")
+    size = spec.page_kb * 1024
+
+    def around(share: float) -> tuple[str, str, str]:
+        return filler.around(rng, max(20 * 1024, int(size * share)) - 2048)
+
+    me = the_person(today)
+    testwoods = namesakes(spec, "Testwood", rng)
+    holloways = namesakes(spec, "Holloway", rng)
+    pages: dict[str, tuple[int, str]] = {"no": (spec.no_results_status, _no_results(spec, around(0.6)))}
+    if spec.kind == "none":
+        return pages
+    at = rng.randint(0, len(testwoods))
+    with_me = [*testwoods[:at], me, *testwoods[at:]]
+    pages["holloway"] = (200, _results(spec, holloways, "Jane Holloway", False, around(1.0)))
+    if spec.kind == "namesakes":
+        pages["testwood"] = (200, _results(spec, testwoods, "Jane Testwood", False, around(1.0)))
+    elif spec.next_page:
+        half = len(testwoods) // 2
+        pages["testwood"] = (200, _results(spec, testwoods[:half], "Jane Testwood", True, around(1.0)))
+        pages["testwood:2"] = (200, _results(spec, [me, *testwoods[half:]], "Jane Testwood", False, around(1.0)))
+    else:
+        pages["testwood"] = (200, _results(spec, with_me, "Jane Testwood", False, around(1.0)))
+    if spec.kind == "listed":
+        pages["me"] = (200, _results(spec, [me], "Search", False, around(0.8)))
+    if spec.detail:
+        for p in (me, *testwoods, *holloways):
+            pages[f"person:{p.key}"] = (200, _detail(spec, p, around(0.5)))
+    return pages
+
+
+PROFILE_PHONES = ("2175550142", "3125550188")
+
+
+def page_key(spec: SiteSpec, path: str, query: dict[str, str]) -> str:
+    """Which pre-rendered page answers a request. Unknown keys fall back to the no-results page."""
+    parts = path.strip("/").split("/")
+    if parts[0] == "person" and len(parts) == 2:
+        return f"person:{parts[1]}"
+    if parts[0] == "search" and len(parts) >= 3 and parts[1] in ("name", "people"):
+        surname = parts[2].replace("_", "-").rsplit("-", 1)[-1]
+        if surname == "testwood":
+            return "testwood:2" if query.get("page") == "2" else "testwood"
+        if surname == "holloway":
+            return "holloway"
+        return "no"
+    if parts[0] == "search" and len(parts) == 3 and parts[1] == "phone":
+        return "me" if parts[2] in PROFILE_PHONES else "no"
+    if parts[0] == "search" and parts[-1] == "email":
+        return "me" if spec.email_lists_user else "no"
+    return "no"
+
+
+# ----------------------------------------------------------------- the server process
+
+
+def serve(specs: list[dict[str, Any]], today: str, min_ms: float, max_ms: float, gzip_pages: bool, seed: int,
+          conn: Connection) -> None:
+    """Entry point of the server process: render every page, listen, report ports, serve until /quit."""
+    asyncio.run(_serve([SiteSpec(**s) for s in specs], date.fromisoformat(today), min_ms, max_ms, gzip_pages,
+                       seed, conn))
+
+
+async def _serve(specs: list[SiteSpec], today: date, min_ms: float, max_ms: float, gzip_pages: bool, seed: int,
+                 conn: Connection) -> None:
+    from aiohttp import web
+
+    filler = Filler(random.Random(seed))
+    pages: dict[int, dict[str, tuple[int, bytes, int]]] = {}
+    for spec in specs:
+        rendered = render_site(spec, today, filler, seed)
+        pages[spec.index] = {
+            k: (status, gzip.compress(html.encode(), 6) if gzip_pages else html.encode(), len(html))
+            for k, (status, html) in rendered.items()
+        }
+    rng = random.Random(seed + 1)
+    by_port: dict[int, SiteSpec] = {}
+    counts: dict[int, int] = Counter()
+    statuses: Counter[int] = Counter()
+    raw_bytes = [0]
+    first: dict[int, float] = {}
+    last: dict[int, float] = {}
+    done = asyncio.Event()
+
+    async def site(request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()
+        sock = request.transport.get_extra_info("sockname") if request.transport else None
+        spec = by_port[sock[1]] if sock else None
+        if spec is None:
+            return web.Response(status=500)
+        counts[spec.index] += 1
+        first.setdefault(spec.index, arrived)
+        last[spec.index] = arrived
+        await asyncio.sleep(rng.uniform(min_ms, max_ms) / 1000)
+        key = page_key(spec, request.path, dict(request.query))
+        status, body, size = pages[spec.index].get(key) or pages[spec.index]["no"]
+        statuses[status] += 1
+        raw_bytes[0] += size
+        headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+        if gzip_pages:
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, status=status, headers=headers)
+
+    async def stats(request: web.Request) -> web.StreamResponse:
+        return web.json_response({
+            "requests": {str(i): n for i, n in counts.items()},
+            "first": {str(i): t for i, t in first.items()},
+            "last": {str(i): t for i, t in last.items()},
+            "statuses": {str(s): n for s, n in statuses.items()},
+            "html_bytes": raw_bytes[0],
+        })
+
+    async def reset(request: web.Request) -> web.StreamResponse:
+        counts.clear()
+        statuses.clear()
+        first.clear()
+        last.clear()
+        raw_bytes[0] = 0
+        return web.Response(text="ok")
+
+    async def quit_(request: web.Request) -> web.StreamResponse:
+        done.set()
+        return web.Response(text="bye")
+
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", site)
+    control = web.Application()
+    control.router.add_get("/stats", stats)
+    control.router.add_post("/reset", reset)
+    control.router.add_post("/quit", quit_)
+    runner = web.AppRunner(app, access_log=None)
+    control_runner = web.AppRunner(control, access_log=None)
+    await runner.setup()
+    await control_runner.setup()
+    for spec in specs:
+        tcp = web.TCPSite(runner, "127.0.0.1", 0, backlog=512)
+        await tcp.start()
+        port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        by_port[port] = spec
+    ctl = web.TCPSite(control_runner, "127.0.0.1", 0)
+    await ctl.start()
+    ports = {spec.index: port for port, spec in by_port.items()}
+    conn.send({"ports": ports, "control": ctl._server.sockets[0].getsockname()[1]})  # type: ignore[union-attr]
+    await done.wait()
+    await asyncio.sleep(0.1)  # let the /quit answer leave
+    await runner.cleanup()
+    await control_runner.cleanup()
+
+
+# ----------------------------------------------------------------- rules
+
+
+def rule_toml(spec: SiteSpec, port: int) -> str:
+    """The site's rule, written the way a contributor would: different selectors per layout."""
+    base = f"http://127.0.0.1:{port}"
+    lines = [
+        f'id = "{spec.site_id}"',
+        f'name = "Bench Site {spec.index}"',
+        f'domain = "127.0.0.1:{port}"',
+        f'manual_url = "{base}/"',
+        f'tags = ["benchmark", "{spec.layout}"]',
+        "# delay and concurrency are left at their defaults (0.5 s, 2): the politeness under test",
+        "",
+        "[[searches]]",
+        'kind = "name"',
+        f'url = "{base}/search/name/{{first|lower|slug}}-{{last|lower|slug}}/{{state|lower}}"',
+    ]
+    if spec.name_any:
+        lines.append(f'url_without_location = "{base}/search/people/{{full|slug:_|lower}}"')
+    if spec.phone:
+        lines += ["", "[[searches]]", 'kind = "phone"', f'url = "{base}/search/phone/{{phone}}"']
+    if spec.email:
+        lines += ["", "[[searches]]", 'kind = "email"', f'url = "{base}/search/email?q={{email|urlencode}}"']
+    lines += ["", "[[pages.no_results]]"]
+    lines.append({
+        "cards": 'selector = "#no-results"',
+        "table": 'text = ["No records found"]',
+        "lines": 'selector = "//div[@class=\'zero\']"',
+        "jsonld": 'title = ["No matches"]',
+    }[spec.layout])
+    lines += ["", "[extract]"]
+    if spec.layout == "cards":
+        lines += ['listing = "div.card"', "[extract.fields]", 'name = "h2.name"', 'age = ".age"',
+                  'location = ".loc"', 'phones = ".phones li"']
+        link = "a.more@href"
+    elif spec.layout == "table":
+        lines += ['listing = "table.results tr.hit"', "[extract.fields]", 'name = "td.n"', 'age = "td.a"',
+                  'location = "td.l"', 'phones = "td.p"']
+        link = "td.d a@href"
+    elif spec.layout == "lines":
+        lines += [
+            "listing = \"//section[@class='person']\"",
+            "[extract.fields]",
+            'name = { selector = "p.line", after = "Name:", before = "|" }',
+            'age = { selector = "p.line", after = "Age:", before = "|" }',
+            'location = { selector = "p.line", after = "Lives in:" }',
+            'phones = { selector = "p.ph", after = "Phone numbers:", split = "," }',
+        ]
+        link = "a.view@href"
+    else:
+        lines += [
+            "[extract.embedded]",
+            "script = \"script[type='application/ld+json']\"",
+            'listings = "itemListElement[].item"',
+            'link = "url"',
+            "[extract.embedded.fields]",
+            'name = "name"',
+            'age = "age"',
+            'phones = "telephone"',
+            "location = \"join(', ', [address.addressLocality, address.addressRegion])\"",
+        ]
+        link = ""
+    if spec.detail:
+        lines += ["", "[extract.detail]", f'link = "{link}"',
+                  'fields = { age = ".age", phones = ".phones li", addresses = ".addr", relatives = ".rel" }']
+    if spec.next_page:
+        lines += ["", "[extract.next_page]", 'selector = "a.next"', "max_pages = 2"]
+    lines += ["", "[opt_out]", f'url = "{base}/optout"', 'method = "web form"', 'requires = ["listing URL"]']
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------- measuring
+
+
+def least_time(requests: int, delay: float, concurrency: int, latency: float) -> float:
+    """The soonest a site's requests can all be answered under its gate (exposure.fetch.SiteGate).
+
+    Starts are at least `delay` apart and at most `concurrency` are in flight, each taking `latency`.
+    Follow-up requests (detail, next page) are treated as if known from the start, so this is a lower bound.
+    """
+    ends: list[float] = []
+    start = 0.0
+    for k in range(requests):
+        if k:
+            start += delay
+        if k >= concurrency:
+            start = max(start, ends[k - concurrency])
+        ends.append(start + latency)
+    return ends[-1] if ends else 0.0
+
+
+T = TypeVar("T")
+
+
+class AnalysisClock:
+    """CPU time spent reading pages and matching listings, by wrapping the names the pipeline calls.
+
+    Wraps exposure.pipeline's own references (read_page, judge, merge_detail, Document, name_match), so
+    exposure/ is not touched and the calls do not nest. thread_time: only this thread's CPU counts.
+    """
+
+    NAMES = ("read_page", "judge", "merge_detail", "Document", "name_match")
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: Counter[str] = Counter()
+        self._saved: dict[str, Any] = {}
+
+    def _wrap(self, name: str, fn: Callable[..., T]) -> Callable[..., T]:
+        def timed(*args: Any, **kwargs: Any) -> T:
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.thread_time() - t0
+                self.calls[name] += 1
+
+        return timed
+
+    def __enter__(self) -> AnalysisClock:
+        for name in self.NAMES:
+            if not hasattr(pipeline, name):  # the pipeline changed shape: time what is still there
+                continue
+            self._saved[name] = getattr(pipeline, name)
+            setattr(pipeline, name, self._wrap(name, self._saved[name]))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name, fn in self._saved.items():
+            setattr(pipeline, name, fn)
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+@dataclass
+class RunResult:
+    concurrency: int
+    wall: float
+    least: float
+    slowest_site: str
+    requests: int
+    server_requests: int
+    cpu: float
+    analysis: float
+    analysis_parts: dict[str, float]
+    site_status: dict[str, int]
+    outcomes: dict[str, int]
+    http_status: dict[str, int]
+    html_mb: float
+    wrong: list[str]
+
+    @property
+    def ratio(self) -> float:
+        return self.wall / self.least if self.least else float("nan")
+
+
+def _http(url: str, method: str = "GET") -> bytes:
+    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(req, timeout=10) as resp:  # our own server on 127.0.0.1
+        data: bytes = resp.read()
+        return data
+
+
+def run_once(profile: Profile, rules: list[Rule], specs: list[SiteSpec], control: str, concurrency: int,
+             today: date, latency: float, profiler: cProfile.Profile | None) -> RunResult:
+    _http(f"{control}/reset", "POST")
+    options = ScanOptions(fetch=FetchSettings(concurrency=concurrency), today=today)
+
+    async def timed() -> tuple[ScanResult, float, float]:
+        c0, t0 = time.process_time(), time.perf_counter()
+        result = await scan(profile, rules, options)
+        return result, time.perf_counter() - t0, time.process_time() - c0
+
+    with AnalysisClock() as clock:
+        if profiler is not None:
+            profiler.enable()
+        result, wall, cpu = asyncio.run(timed())
+        if profiler is not None:
+            profiler.disable()
+    stats = json.loads(_http(f"{control}/stats"))
+    by_id = {r.id: r for r in rules}
+    least, slowest = 0.0, ""
+    for spec in specs:
+        rule = by_id[spec.site_id]
+        n = stats["requests"].get(str(spec.index), 0)
+        t = least_time(n, rule.delay, rule.concurrency, latency)
+        if t > least:
+            least, slowest = t, f"{spec.site_id} ({n} requests)"
+    expected = {s.site_id: s.expected for s in specs}
+    wrong = [f"{s.site.id}: {s.status} ({s.reason or ''} {s.detail}), expected {expected[s.site.id]}"
+             for s in result.sites if s.status is not expected[s.site.id]]
+    return RunResult(
+        concurrency=concurrency,
+        wall=wall,
+        least=least,
+        slowest_site=slowest,
+        requests=int(result.extra.get("requests", "0")),
+        server_requests=sum(stats["requests"].values()),
+        cpu=cpu,
+        analysis=clock.total,
+        analysis_parts=dict(clock.seconds),
+        site_status=dict(Counter(str(s.status) for s in result.sites)),
+        outcomes=dict(Counter(str(q.outcome) for s in result.sites for q in s.queries)),
+        http_status=stats["statuses"],
+        html_mb=stats["html_bytes"] / 1e6,
+        wrong=wrong,
+    )
+
+
+def print_table(runs: list[RunResult], sites: int, min_ms: float, max_ms: float) -> None:
+    print(f"\n{sites} sites, server latency {min_ms:g}-{max_ms:g} ms, per-site delay and concurrency from the rules")
+    head = (f"{'conc':>5} {'requests':>8} {'wall s':>7} {'least s':>7} {'wall/least':>10} {'req/s':>6} "
+            f"{'CPU s':>6} {'CPU ms/req':>10} {'analysis':>8} {'found/not/cnc':>14} {'correct':>7}")
+    print(head)
+    print("-" * len(head))
+    for r in runs:
+        st = r.site_status
+        verdicts = f"{st.get('found', 0)}/{st.get('not_found', 0)}/{st.get('could_not_check', 0)}"
+        print(f"{r.concurrency:>5} {r.requests:>8} {r.wall:>7.2f} {r.least:>7.2f} {r.ratio:>10.2f} "
+              f"{r.requests / r.wall:>6.0f} {r.cpu:>6.2f} {1000 * r.cpu / max(r.requests, 1):>10.2f} "
+              f"{r.analysis / r.cpu:>8.0%} {verdicts:>14} {'yes' if not r.wrong else 'NO':>7}")
+    for r in runs:
+        parts = ", ".join(f"{k} {1000 * v / max(r.requests, 1):.2f}" for k, v in sorted(r.analysis_parts.items()))
+        print(f"\nconcurrency {r.concurrency}: slowest site {r.slowest_site}; server saw {r.server_requests} "
+              f"requests, {r.html_mb:.0f} MB of HTML before gzip")
+        print(f"  analysis CPU ms per request: {parts}")
+        print(f"  page outcomes: {dict(sorted(r.outcomes.items()))}; "
+              f"HTTP statuses: {dict(sorted(r.http_status.items()))}")
+        for line in r.wrong[:10]:
+            print(f"  WRONG {line}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sites", type=int, default=200)
+    ap.add_argument("--min-ms", type=float, default=50.0, help="least server latency per answer")
+    ap.add_argument("--max-ms", type=float, default=150.0, help="most server latency per answer")
+    ap.add_argument("--concurrency", default="32,64", help="global request limits to try, comma-separated")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-gzip", action="store_true", help="serve pages uncompressed")
+    ap.add_argument("--cprofile", type=int, default=0, metavar="N",
+                    help="profile the scans with cProfile and print the top N functions (timings then inflate)")
+    ap.add_argument("--cprofile-out", type=Path, metavar="FILE", help="also save the raw cProfile stats here")
+    args = ap.parse_args(argv)
+
+    today = date.today()
+    specs = make_specs(args.sites, args.seed)
+    profile = load_profile(PROFILE_PATH)
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    t0 = time.perf_counter()
+    server = ctx.Process(
+        target=serve,
+        args=([asdict(s) for s in specs], today.isoformat(), args.min_ms, args.max_ms, not args.no_gzip, args.seed,
+              child),
+        daemon=True,
+    )
+    server.start()
+    try:
+        if not parent.poll(300):
+            raise SystemExit("the simulated web did not start within 300 s")
+        info = parent.recv()
+        control = f"http://127.0.0.1:{info['control']}"
+        print(f"simulated web: {args.sites} sites ready in {time.perf_counter() - t0:.1f} s (server pid {server.pid})")
+        kinds = Counter(s.kind for s in specs)
+        print(f"  {dict(kinds)}; layouts {dict(Counter(s.layout for s in specs))}; "
+              f"{sum(s.detail for s in specs)} with a detail hop, {sum(s.next_page for s in specs)} with page 2")
+        with tempfile.TemporaryDirectory(prefix="exposure-bench-") as tmp:
+            folder = Path(tmp)
+            for spec in specs:
+                (folder / f"{spec.site_id}.toml").write_text(rule_toml(spec, info["ports"][spec.index]))
+            rules = load_rules([folder])
+        profiler = cProfile.Profile() if args.cprofile or args.cprofile_out else None
+        runs = []
+        for conc in (int(c) for c in args.concurrency.split(",")):
+            run = run_once(profile, rules, specs, control, conc, today, (args.min_ms + args.max_ms) / 2000, profiler)
+            runs.append(run)
+            print(f"  concurrency {conc}: {run.wall:.2f} s")
+        print_table(runs, args.sites, args.min_ms, args.max_ms)
+        if profiler is not None and args.cprofile_out:
+            profiler.dump_stats(args.cprofile_out)
+        if profiler is not None and args.cprofile:
+            out = io.StringIO()
+            ps = pstats.Stats(profiler, stream=out).strip_dirs()
+            ps.sort_stats("tottime").print_stats(args.cprofile)
+            ps.sort_stats("cumulative").print_stats(args.cprofile)
+            print(out.getvalue())
+        _http(f"{control}/quit", "POST")
+        server.join(10)
+        return 1 if any(r.wrong for r in runs) else 0
+    finally:
+        if server.is_alive():
+            server.terminate()
+            server.join(5)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
