@@ -144,7 +144,10 @@ def detect_protection(page: Page, doc: Document, *, weak_allowed: bool) -> str |
     """
     headers = {k.lower(): v for k, v in page.headers.items()}
     raw = page.text
-    name = _strong(headers, doc.title, raw)
+    # On a page whose listings were read, a challenge could only be a banner or an include: its markers
+    # sit near the top or the bottom, and searching only there keeps big results pages cheap.
+    head_and_tail = raw if weak_allowed or len(raw) <= 40_960 else raw[:32_768] + raw[-8_192:]
+    name = _strong(headers, doc.title, head_and_tail)
     if name:
         return name
     walled = (page.status or 0) >= 400 and page.status not in _NOT_WALL_STATUSES
@@ -195,7 +198,9 @@ def classify(page: Page, doc: Document | None, rule: Rule, listing_count: int) -
     for m in rule.pages.blocked:
         if matches(m, page, doc):
             return Classification(Outcome.BLOCKED, "the site's own block page")
-    no_results = any(matches(m, page, doc) for m in rule.pages.no_results)
+    # listings make the page the site's answer; its no-results matchers (which may read the whole
+    # visible text) are only worth running when there are none
+    no_results = listing_count == 0 and any(matches(m, page, doc) for m in rule.pages.no_results)
     recognised = listing_count > 0 or no_results
     protection = detect_protection(page, doc, weak_allowed=not recognised)
     if protection:

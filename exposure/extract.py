@@ -16,7 +16,7 @@ import jmespath
 from .models import Evidence, ExposureKind, Listing
 from .normalize import decode_cfemail
 from .parse import Document, load_json, node_text, select
-from .rules import EmbeddedJson, Fields, FieldSpec, Rule
+from .rules import Detail, EmbeddedJson, Fields, FieldSpec, Rule
 
 FIELD_KINDS: dict[str, ExposureKind] = {
     "name": ExposureKind.NAME,
@@ -43,6 +43,8 @@ class Extraction:
 
 def prepare(doc: Document) -> None:
     """Undo Cloudflare's email protection in place, so the address reads as the page shows it."""
+    if "data-cfemail" not in doc.raw and "/cdn-cgi/l/email-protection" not in doc.raw:
+        return  # the two whole-page searches below cost more than this look at the raw text
     for el in doc.root.xpath("//*[@data-cfemail]"):
         decoded = decode_cfemail(el.get("data-cfemail", ""))
         if decoded:
@@ -217,14 +219,22 @@ def extract(doc: Document, body_text: str, rule: Rule, base_url: str) -> Extract
     return result
 
 
-def merge_detail(listing: Listing, doc: Document, fields: Fields) -> Listing:
-    """The listing with what its detail page adds."""
+def merge_detail(listing: Listing, doc: Document, detail: Detail) -> Listing:
+    """The listing with what its detail page adds.
+
+    Only the part of the page about the person is scanned for phones, emails and addresses: the
+    rule's `container`, else the elements its detail fields name. The whole page would bring in the
+    "people also viewed" boxes, whose data belongs to other people.
+    """
     doc.strip_invisible()
     prepare(doc)
-    extra = read_fields(doc.root, fields)
+    extra = read_fields(doc.root, detail.fields)
     merged: dict[ExposureKind, tuple[Evidence, ...]] = dict(listing.values)
     for kind, evs in extra.items():
         merged[kind] = tuple(merged.get(kind, ())) + tuple(evs)
-    body = doc.root.find("body")
-    text = listing.text + " | " + node_text(body if body is not None else doc.root)
+    if detail.container:
+        parts = [node_text(el) for el in select(doc.root, detail.container)]
+    else:
+        parts = [e.snippet for evs in extra.values() for e in evs]
+    text = " | ".join([listing.text, *parts])
     return Listing(listing.url, listing.source_url, merged, text)

@@ -218,7 +218,7 @@ class Scanner:
                     )
                 )
                 if ok:
-                    listing = merge_detail(listing, Document(page.text, page.final_url), detail.fields)
+                    listing = merge_detail(listing, Document(page.text, page.final_url), detail)
         state.add(judge(listing, self.profile, self.options.today))
 
 

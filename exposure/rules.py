@@ -209,6 +209,9 @@ class Detail(_Strict):
 
     link: str  # selector of the link inside the listing ("a.details@href" or {selector, attr})
     fields: Fields = Fields()
+    # the part of the detail page about the person, scanned for phones, emails and addresses no field
+    # names; without it only the fields' own elements are scanned (never "people also viewed" boxes)
+    container: str | None = None
     max_listings: int = Field(default=10, ge=1, le=50)
 
 
