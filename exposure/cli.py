@@ -76,34 +76,49 @@ def _load_rules(folders: Sequence[Path] | None) -> list[Rule]:
 
 
 def _run(coro_factory: object) -> ScanResult:
-    """Run a scan; the first Ctrl-C stops it and keeps what is known, a second exits at once."""
+    """Run a scan; the first Ctrl-C stops it and keeps what is known, a second exits at once.
+
+    Our handler is installed before asyncio.run (which then leaves SIGINT alone) and stays for the whole
+    run, so a second Ctrl-C exits at once even while the reports of an interrupted scan are written.
+    """
+    presses = 0
+    running: dict[str, object] = {}
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal presses
+        presses += 1
+        loop, stop = running.get("loop"), running.get("stop")
+        if presses == 1 and isinstance(loop, asyncio.AbstractEventLoop) and isinstance(stop, asyncio.Event):
+            os.write(
+                2,
+                b"\nStopping: writing the report for the sites already checked (press Ctrl-C again to quit at once)\n",
+            )
+            try:
+                loop.call_soon_threadsafe(stop.set)
+                return
+            except RuntimeError:  # the loop has just finished
+                pass
+        os._exit(EXIT_INTERRUPTED)
 
     async def main() -> ScanResult:
-        stop = asyncio.Event()
-        presses = 0
-
-        def on_sigint() -> None:
-            nonlocal presses
-            presses += 1
-            if presses == 1:
-                console.print(
-                    "\n[yellow]Stopping: writing the report for the sites already checked "
-                    "(press Ctrl-C again to quit at once)[/]"
-                )
-                stop.set()
-            else:
-                os._exit(EXIT_INTERRUPTED)
-
-        loop = asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-        except (NotImplementedError, RuntimeError):  # not the main thread (tests), or no signals
-            pass
+        running["loop"] = asyncio.get_running_loop()
+        running["stop"] = stop = asyncio.Event()
         assert callable(coro_factory)
         result: ScanResult = await coro_factory(stop)
         return result
 
-    return asyncio.run(main())
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        result = asyncio.run(main())
+    finally:
+        running.clear()
+    if previous is not None and not result.interrupted:
+        signal.signal(signal.SIGINT, previous)
+    return result
 
 
 def _status_cell(s: SiteResult) -> str:

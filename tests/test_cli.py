@@ -203,3 +203,33 @@ def test_ctrl_c_stops_quickly_and_still_writes_the_report(tmp_path: Path) -> Non
     sites = {s["id"]: s for s in data["sites"]}
     assert sites["quick"]["status"] == "not_found" and not sites["quick"]["interrupted"]
     assert sites["cards"]["status"] == "could_not_check" and sites["cards"]["reason"] == "interrupted"
+
+
+def test_a_second_ctrl_c_exits_at_once(tmp_path: Path) -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    async def hang(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(30)
+        return web.Response(text="late")
+
+    with LocalServer(fallback=hang) as server:
+        d = rules_dir(tmp_path, server.base)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "exposure.cli", "scan", "--profile", str(PROFILE), "--rules", str(d),
+             "--out", str(tmp_path / "out"), "--format", "json", "--no-progress", "--timeout", "60"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while not server.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        code = proc.wait(10)
+        # 130 from our handler, or -SIGINT when the press lands while the interpreter is already exiting
+        # (Python then restores the system's default action): either way it quits at once
+        assert code in (130, -signal.SIGINT) and time.monotonic() - t0 < 1.0
+        assert b"Traceback" not in proc.communicate()[1]
