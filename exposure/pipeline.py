@@ -68,7 +68,7 @@ class _SiteState:
     rule: Rule
     records: list[QueryRecord] = field(default_factory=list)
     verdicts: dict[str, Verdict] = field(default_factory=dict)
-    details_followed: int = 0
+    detail_links: set[str] = field(default_factory=set)  # detail pages opened (or being opened)
 
     def add(self, verdict: Verdict) -> None:
         """Keep one verdict per listing. A listing with a page of its own is keyed by that URL; one without
@@ -201,25 +201,42 @@ class Scanner:
     ) -> None:
         detail = rule.extract.detail
         # Only listings that carry one of the user's names are worth a second request: others are strangers.
+        unopened = False
         if detail is not None and link and self._worth_a_detail_visit(listing):
-            if state.details_followed < detail.max_listings:
-                state.details_followed += 1  # counted before awaiting: listings run concurrently
+            first_visit = link not in state.detail_links
+            if first_visit and len(state.detail_links) >= detail.max_listings:
+                unopened = True
+            else:
+                state.detail_links.add(link)  # claimed before awaiting: listings run concurrently
                 page = await asyncio.shield(self._get(link, rule, gate))
                 ok = page.failure is None and (page.status or 0) < 400
-                shown = listing.values.get(ExposureKind.NAME, ())
-                who = shown[0].value if shown else "a listing"
-                state.records.append(
-                    QueryRecord(
-                        Query(query.site_id, query.kind, link, f"detail page of {who}"),
-                        Outcome.RESULTS if ok else (page.failure or Outcome.UNRECOGNIZED),
-                        page.status,
-                        page.detail if not ok else "",
-                        page.final_url,
+                if first_visit:
+                    shown = listing.values.get(ExposureKind.NAME, ())
+                    who = shown[0].value if shown else "a listing"
+                    state.records.append(
+                        QueryRecord(
+                            Query(query.site_id, query.kind, link, f"detail page of {who}"),
+                            Outcome.RESULTS if ok else (page.failure or Outcome.UNRECOGNIZED),
+                            page.status,
+                            page.detail if not ok else "",
+                            page.final_url,
+                        )
                     )
-                )
                 if ok:
                     listing = merge_detail(listing, Document(page.text, page.final_url), detail)
-        state.add(judge(listing, self.profile, self.options.today))
+        verdict = judge(listing, self.profile, self.options.today)
+        if unopened and not verdict.is_user:
+            # a listing with the user's name whose page we may not open cannot be ruled out
+            state.records.append(
+                QueryRecord(
+                    Query(query.site_id, query.kind, link or listing.url, "detail page not opened"),
+                    Outcome.SKIPPED,
+                    None,
+                    f"more listings with your name than the {detail.max_listings if detail else 0} detail pages "
+                    "this rule may open: check the rest by hand",
+                )
+            )
+        state.add(verdict)
 
 
 async def scan(

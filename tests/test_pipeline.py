@@ -344,3 +344,25 @@ def test_the_same_table_row_found_twice_counts_once(tmp_path: Path, profile: Pro
         rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
         result = run_scan(profile, [rule]).sites[0]
     assert result.status is Status.FOUND and len(result.user_listings) == 1
+
+
+def test_same_name_listings_beyond_the_detail_cap_leave_the_site_unproven(tmp_path: Path, profile: Profile) -> None:
+    # three Jane Testwoods whose cards show nothing but the name; the rule may open only two detail pages
+    cards = "".join(
+        f'<div class="card"><h2 class="name">Jane Testwood</h2><a class="more" href="/person/{i}">more</a></div>'
+        for i in range(3)
+    )
+    routes = {"/name/Jane_Testwood": Canned(page(cards))}
+    stranger = Canned(page("<h1>Jane Testwood</h1><ul class='phones'><li>(520) 555-0199</li></ul>"))
+    with LocalServer(routes, fallback=Canned(page(NO_RESULTS))) as server:
+        for i in range(3):
+            server.routes[f"/person/{i}"] = stranger
+        host = server.base.removeprefix("http://")
+        text = CARDS_RULE.format(id="cards", host=host, base=server.base)
+        text = text.replace('link = "a.more@href"', 'link = "a.more@href"\n    max_listings = 2')
+        rule = write_rule(tmp_path, "cards", text)
+        result = run_scan(profile, [rule]).sites[0]
+        opened = [p for p in server.paths if p.startswith("/person/")]
+    assert len(opened) == 2
+    assert result.status is Status.COULD_NOT_CHECK and result.reason is Outcome.SKIPPED
+    assert "check the rest by hand" in result.detail

@@ -66,6 +66,8 @@ _REASON_WORDS: dict[Outcome, str] = {
     Outcome.TIMEOUT: "The site took too long to answer (timed out)",
     Outcome.ERROR: "We could not reach the site",
     Outcome.UNRECOGNIZED: "We did not recognise the site's page; the site may have changed",
+    Outcome.INTERRUPTED: "The scan was stopped before this site was checked",
+    Outcome.SKIPPED: "Not fully checked",
 }
 
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
