@@ -189,6 +189,16 @@ class Scanner:
             )
             pages += 1
             url = reading.extraction.next_page
+        if url is not None:
+            # more result pages than the rule reads: the user may be on one of them
+            state.records.append(
+                QueryRecord(
+                    Query(query.site_id, query.kind, url, f"{query.label} (page {pages + 1}, not read)"),
+                    Outcome.SKIPPED,
+                    None,
+                    f"more result pages than the {max_pages} this rule reads: check the rest by hand",
+                )
+            )
 
     def _worth_a_detail_visit(self, listing: Listing) -> bool:
         names = listing.values.get(ExposureKind.NAME, ())

@@ -366,3 +366,19 @@ def test_same_name_listings_beyond_the_detail_cap_leave_the_site_unproven(tmp_pa
     assert len(opened) == 2
     assert result.status is Status.COULD_NOT_CHECK and result.reason is Outcome.SKIPPED
     assert "check the rest by hand" in result.detail
+
+
+def test_unread_result_pages_leave_the_site_unproven(tmp_path: Path, profile: Profile) -> None:
+    more = '<a class="next" href="/name/Jane_Testwood?p={}">Next</a>'
+    routes = {
+        "/name/Jane_Testwood": Canned(page(NAMESAKE_CARD + more.format(2))),
+        "/name/Jane_Testwood?p=2": Canned(page(NAMESAKE_CARD + more.format(3))),
+        "/person/jane-2": Canned(page("<h1>Jane Testwood</h1>")),
+    }
+    with LocalServer(routes, fallback=Canned(page(NO_RESULTS))) as server:
+        host = server.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
+        result = run_scan(profile, [rule]).sites[0]
+        assert "/name/Jane_Testwood?p=3" not in server.paths
+    assert result.status is Status.COULD_NOT_CHECK and result.reason is Outcome.SKIPPED
+    assert "more result pages than the 2" in result.detail
