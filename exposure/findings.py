@@ -11,17 +11,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from .models import Remembered, ScanDiff, ScanResult, SiteResult, Status, Verdict
+from .models import Listing, Remembered, ScanDiff, ScanResult, SiteResult, Status, Verdict
+
+
+def listing_key(listing: Listing) -> str:
+    """What identifies a listing within its site: its own page, or, for a row without one (a table row),
+    everything it shows. The same row found by name and by phone has the same key."""
+    if listing.url != listing.source_url:
+        return listing.url
+    return "#" + repr(sorted((k.value, tuple(e.value for e in v)) for k, v in listing.values.items()))
 
 
 def finding_id(site_id: str, verdict: Verdict) -> str:
     """The same listing on the same site gets the same id in every scan."""
-    listing = verdict.listing
-    if listing.url != listing.source_url:
-        key = listing.url
-    else:  # a row without a page of its own: what it shows is its identity
-        key = repr(sorted((k.value, tuple(e.value for e in v)) for k, v in listing.values.items()))
-    return hashlib.sha256(f"{site_id}\n{key}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{site_id}\n{listing_key(verdict.listing)}".encode()).hexdigest()[:16]
 
 
 def current_findings(scan: ScanResult) -> dict[str, tuple[SiteResult, Verdict]]:

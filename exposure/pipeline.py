@@ -20,6 +20,7 @@ from . import __version__
 from .analyze import read_page
 from .extract import merge_detail
 from .fetch import Fetcher, FetchSettings, SiteGate
+from .findings import listing_key
 from .match import judge, name_match
 from .models import (
     ANSWERED,
@@ -73,10 +74,7 @@ class _SiteState:
     def add(self, verdict: Verdict) -> None:
         """Keep one verdict per listing. A listing with a page of its own is keyed by that URL; one without
         (a table row) by everything it shows, so the same row found by name and by phone counts once."""
-        listing = verdict.listing
-        key = listing.url
-        if key == listing.source_url:
-            key = "#" + repr(sorted((k.value, tuple(e.value for e in v)) for k, v in listing.values.items()))
+        key = listing_key(verdict.listing)
         old = self.verdicts.get(key)
         if old is None or (verdict.is_user, verdict.confidence) > (old.is_user, old.confidence):
             self.verdicts[key] = verdict
