@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import jmespath
 
@@ -17,6 +17,7 @@ from .models import Evidence, ExposureKind, Listing
 from .normalize import decode_cfemail
 from .parse import Document, load_json, node_text, select
 from .rules import Detail, EmbeddedJson, Fields, FieldSpec, Rule
+from .textread import read_text
 
 FIELD_KINDS: dict[str, ExposureKind] = {
     "name": ExposureKind.NAME,
@@ -28,8 +29,12 @@ FIELD_KINDS: dict[str, ExposureKind] = {
     "emails": ExposureKind.EMAIL,
     "relatives": ExposureKind.RELATIVE,
 }
-MAX_LISTINGS = 500  # per page; a page with more is cut, not parsed without end
+MAX_LISTINGS = 500  # per page; a page with more is cut (and the site "could not check"), not parsed without end
 MAX_VALUE = 300  # characters kept of one value
+# Where else a listing's link hides when its selector's attribute is empty: sites that open a card with a
+# script keep the URL in a data attribute.
+LINK_ATTRS = ("href", "data-detail-link", "data-url", "data-href", "data-link")
+_DATA_LINK = "descendant-or-self::*[@data-detail-link or @data-url or @data-href or @data-link]"
 
 
 @dataclass
@@ -39,6 +44,24 @@ class Extraction:
     listings: list[Listing] = field(default_factory=list)
     detail_links: list[str | None] = field(default_factory=list)  # per listing, same order
     next_page: str | None = None
+    cut: int = 0  # listings beyond MAX_LISTINGS, not read
+    drift: tuple[str, ...] = ()  # fields the rule expects that most listings lacked
+    notes: list[str] = field(default_factory=list)  # what was ignored (links that do not parse, ...)
+
+
+def safe_join(base_url: str, link: str) -> str | None:
+    """The absolute URL of a link on a page, or None when it does not parse ("http://[::1", "http://[x]/").
+
+    urljoin and urlsplit raise ValueError on a malformed host: one bad link on a hostile page must be one
+    ignored link, never a crashed scan.
+    """
+    try:
+        url = urljoin(base_url, link.strip())
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    return url
 
 
 def prepare(doc: Document) -> None:
@@ -71,9 +94,9 @@ def _cut(text: str, spec: FieldSpec) -> str:
 
 
 def read_field(node: Any, spec: FieldSpec) -> list[Evidence]:
-    """Every value a field selector yields under node, with the element text as evidence."""
+    """Every value a field selector yields inside node (never node itself), with the element text as evidence."""
     out: list[Evidence] = []
-    for el in select(node, spec.selector):
+    for el in select(node, spec.selector, relative=True):
         if isinstance(el, str):
             text = " ".join(el.split())
         elif spec.attr:
@@ -133,8 +156,11 @@ def _json_values(value: Any) -> Iterable[str]:
         yield str(value)
 
 
-def read_embedded(doc: Document, body_text: str, spec: EmbeddedJson, base_url: str) -> list[Listing]:
+def read_embedded(
+    doc: Document, body_text: str, spec: EmbeddedJson, base_url: str, result: Extraction | None = None
+) -> list[Listing]:
     """Listings from JSON in script elements (JSON-LD, __NEXT_DATA__) or from a JSON body."""
+    result = result if result is not None else Extraction()
     sources = doc.scripts(spec.script) if spec.script else [body_text]
     listings: list[Listing] = []
     for raw in sources:
@@ -150,6 +176,8 @@ def read_embedded(doc: Document, body_text: str, spec: EmbeddedJson, base_url: s
                 people = [people]
             if not isinstance(people, list):
                 continue
+            if len(people) > MAX_LISTINGS:
+                result.cut += len(people) - MAX_LISTINGS
             for person in people[:MAX_LISTINGS]:
                 if not isinstance(person, dict):
                     continue
@@ -164,17 +192,50 @@ def read_embedded(doc: Document, body_text: str, spec: EmbeddedJson, base_url: s
                         if text:
                             values.setdefault(FIELD_KINDS[key], []).append(Evidence(text, f"{key}: {text}"))
                 link = jmespath.search(spec.link, person) if spec.link else None
-                url = urljoin(base_url, link) if isinstance(link, str) and link else base_url
+                url = base_url
+                if isinstance(link, str) and link:
+                    joined = safe_join(base_url, link)
+                    if joined is None:
+                        result.notes.append(f"a listing link that does not parse was ignored: {link[:80]!r}")
+                    url = joined or base_url
                 text = " | ".join(e.value for vs in values.values() for e in vs)
                 listings.append(Listing(url, base_url, {k: tuple(v) for k, v in values.items()}, text))
     return listings
 
 
-def _link(node: Any, selector: str, base_url: str) -> str | None:
+def _link(node: Any, selector: str, base_url: str, result: Extraction, relative: bool = True) -> str | None:
+    """The first usable link the selector points at: its attribute (href unless the rule names another),
+    else a data attribute of the same element. "#" and script links are no links."""
     spec = FieldSpec.model_validate(_shorthand(selector))
-    for ev in read_field(node, FieldSpec(selector=spec.selector, attr=spec.attr or "href")):
-        if ev.value and not ev.value.startswith("#"):
-            return urljoin(base_url, ev.value)
+    for el in select(node, spec.selector, relative=relative):
+        if isinstance(el, str):
+            candidates: tuple[str | None, ...] = (el,)
+        else:
+            candidates = tuple(el.get(a) for a in dict.fromkeys((spec.attr or "href", *LINK_ATTRS)))
+        for raw in candidates:
+            url = _usable(raw, base_url, result)
+            if url:
+                return url
+    return None
+
+
+def _usable(raw: str | None, base_url: str, result: Extraction) -> str | None:
+    raw = " ".join((raw or "").split())
+    if not raw or raw.startswith("#") or raw.lower().startswith(("javascript:", "mailto:", "tel:")):
+        return None
+    url = safe_join(base_url, raw)
+    if url is None:
+        result.notes.append(f"a link that does not parse was ignored: {raw[:80]!r}")
+    return url
+
+
+def _data_link(listing: Any, base_url: str, result: Extraction) -> str | None:
+    """A card that opens with a script: its URL in data-detail-link, data-url, ... on it or inside it."""
+    for el in listing.xpath(_DATA_LINK):
+        for attr in LINK_ATTRS[1:]:
+            url = _usable(el.get(attr), base_url, result)
+            if url:
+                return url
     return None
 
 
@@ -185,37 +246,73 @@ def _shorthand(v: str) -> dict[str, str]:
     return out
 
 
+# The kinds read from a listing's text when no selector found them (see textread.py).
+TEXT_KINDS = frozenset({ExposureKind.AGE, ExposureKind.LOCATION, ExposureKind.RELATIVE, ExposureKind.ALIAS})
+
+
+def _drift(rule: Rule, hits: list[set[str]]) -> tuple[str, ...]:
+    """The fields the rule expects that most listings' selectors did not find: the page changed."""
+    expected = list(rule.extract.expect)
+    if rule.extract.fields.name is not None and "name" not in expected:
+        expected.insert(0, "name")
+    if not hits:
+        return ()
+    return tuple(f for f in expected if sum(f in h for h in hits) * 2 < len(hits))
+
+
 def extract(doc: Document, body_text: str, rule: Rule, base_url: str) -> Extraction:
-    """Listings on a results page, plus the detail links and the next-page link to follow."""
+    """Listings on a results page, plus the detail links and the next-page link to follow.
+
+    A field its selector misses is read from the listing's text instead (textread.py), and the page is
+    flagged as drifted when most listings miss a field the rule expects.
+    """
     ex = rule.extract
     result = Extraction()
+    hits: list[set[str]] = []
     # embedded JSON is read before scripts are stripped from the tree
     if ex.embedded is not None:
-        for listing in read_embedded(doc, body_text, ex.embedded, base_url):
+        for listing in read_embedded(doc, body_text, ex.embedded, base_url, result):
             result.listings.append(listing)
             result.detail_links.append(None)
+            hits.append({k for k, kind in FIELD_KINDS.items() if kind in listing.values})
     doc.strip_invisible()
     prepare(doc)
     if ex.listing:
-        for el in select(doc.root, ex.listing)[:MAX_LISTINGS]:
-            if isinstance(el, str):
-                continue
+        elements = [el for el in select(doc.root, ex.listing) if not isinstance(el, str)]
+        if len(elements) > MAX_LISTINGS:
+            result.cut += len(elements) - MAX_LISTINGS
+            elements = elements[:MAX_LISTINGS]
+        for el in elements:
+            text = node_text(el)
+            if not text:
+                continue  # an empty box is no listing
             values = read_fields(el, ex.fields)
-            if ex.fields.name is None and ExposureKind.NAME not in values:
+            hits.append({k for k, kind in FIELD_KINDS.items() if kind in values})
+            if ExposureKind.NAME not in values:
                 guessed = guess_name(el)
                 if guessed:
                     values[ExposureKind.NAME] = [guessed]
-            url = (_link(el, ex.link, base_url) if ex.link else None) or base_url
-            detail = _link(el, ex.detail.link, base_url) if ex.detail else None
+            wanted = TEXT_KINDS - values.keys()
+            if wanted:
+                for kind, evs in read_text(el, wanted).items():
+                    values[kind] = evs
+            link_sel = ex.link or (ex.detail.link if ex.detail else None)
+            url = (_link(el, ex.link, base_url, result) if ex.link else None) or base_url
+            detail = _link(el, ex.detail.link, base_url, result) if ex.detail else None
+            if link_sel and url == base_url and detail is None:
+                detail_or_url = _data_link(el, base_url, result)
+                if ex.detail:
+                    detail = detail_or_url
+                elif detail_or_url:
+                    url = detail_or_url
             if detail and url == base_url:
                 url = detail
-            listing = Listing(url, base_url, {k: tuple(v) for k, v in values.items()}, node_text(el))
+            listing = Listing(url, base_url, {k: tuple(v) for k, v in values.items()}, text)
             result.listings.append(listing)
             result.detail_links.append(detail)
-    if ex.detail is not None:
-        result.detail_links = result.detail_links[:]  # the pipeline caps how many it follows
+    result.drift = _drift(rule, hits)
     if ex.next_page is not None:
-        result.next_page = _link(doc.root, ex.next_page.selector, base_url)
+        result.next_page = _link(doc.root, ex.next_page.selector, base_url, result, relative=False)
     return result
 
 

@@ -32,7 +32,9 @@ class Outcome(StrEnum):
     UNRECOGNIZED = "unrecognized"
     # reasons a site was not (fully) checked that no page caused
     INTERRUPTED = "interrupted"  # the user stopped the scan
-    SKIPPED = "skipped"  # the profile has nothing this site can be searched by
+    SKIPPED = "skipped"  # the profile has nothing this site can be searched by, or a cap cut the reading short
+    # a listing with the user's name that nothing confirms and nothing rules out: the person must look
+    UNCONFIRMED = "unconfirmed"
 
 
 # Outcomes that are the site's own answer; everything else means "we could not check".
@@ -111,6 +113,12 @@ class Listing:
     source_url: str  # the results page it was found on
     values: Mapping[ExposureKind, tuple[Evidence, ...]]
     text: str = ""  # the listing's visible text, for scanning identifiers no selector names
+    # URLs of the searches that brought this listing up: history calls a listing gone only when one of
+    # these searches was answered again without it
+    found_by: tuple[str, ...] = ()
+    # why the listing could not be read in full (its detail page was a block page, ...): such a listing is
+    # never ruled out, only confirmed
+    unread: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,12 +138,14 @@ class Verdict:
 
     listing: Listing
     is_user: bool
-    namesake: bool  # carries the user's name but nothing corroborates it, or something contradicts it
+    namesake: bool  # carries the user's name, but something on it contradicts the profile
     confidence: float
     reasons: tuple[str, ...]
     exposed: tuple[Exposure, ...]
     identifier_exposed: bool = False  # another name, but shows one of the user's phones/emails/addresses
     ignored: bool = False  # the user said "not me"
+    # carries the user's name, and nothing on it confirms or contradicts that it is them: the user must look
+    unconfirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,6 +204,13 @@ class SiteResult:
     @property
     def namesakes(self) -> tuple[Verdict, ...]:
         return tuple(v for v in self.verdicts if v.namesake and not v.is_user and not v.ignored)
+
+    @property
+    def unconfirmed(self) -> tuple[Verdict, ...]:
+        """Listings with the user's name that we could neither confirm nor rule out: "check these yourself"."""
+        return tuple(
+            v for v in self.verdicts if v.unconfirmed and not v.is_user and not v.identifier_exposed and not v.ignored
+        )
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,26 @@ from functools import lru_cache
 from typing import Any
 
 from lxml import etree
+from cssselect import HTMLTranslator
 from lxml.cssselect import CSSSelector
 
 Element = etree._Element
 # Plain lxml elements: lxml.html's own element classes are looked up in Python for every node, which
 # cost a tenth of the analysis time on large pages; nothing here needs their extra methods.
-_PARSER = etree.HTMLParser(recover=True, no_network=True, remove_comments=True, remove_pis=True, huge_tree=False)
+# huge_tree: without it libxml2 silently drops everything nested deeper than 256 levels, and a listing there
+# would vanish from the page; the 5 MiB body cap bounds what a huge tree can cost.
+_PARSER = etree.HTMLParser(recover=True, no_network=True, remove_comments=True, remove_pis=True, huge_tree=True)
 
 _INVISIBLE = ("script", "style", "noscript", "template", "svg")
+# Elements a person does not see. Sites keep hidden duplicates of cards and a hidden "no results" box on
+# every results page; read as visible, the first double-count listings and the second says "not listed".
+_MAYBE_HIDDEN = etree.XPath(
+    "//*[@hidden or @aria-hidden='true' or contains(@style, 'none') or contains(@style, 'hidden')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' d-none ')]"
+)
+_HIDDEN_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!important\s*)?(?:;|$)", re.I)
+# Bootstrap's responsive classes show a d-none element again from some width on: then it is visible
+_SHOWN_AGAIN = re.compile(r"\bd-(?:sm|md|lg|xl|xxl)-(?:block|flex|inline|inline-block|inline-flex|grid|table)\b")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
@@ -33,20 +45,30 @@ def is_xpath(selector: str) -> bool:
     return selector.lstrip().startswith(("/", "./", "("))
 
 
-@lru_cache(maxsize=2048)
-def compile_selector(selector: str) -> etree.XPath:
-    """Compile once per selector string: rules reuse a handful of selectors on every page."""
+_HTML_CSS = HTMLTranslator()
+
+
+@lru_cache(maxsize=4096)
+def compile_selector(selector: str, relative: bool = False) -> etree.XPath:
+    """Compile once per selector string: rules reuse a handful of selectors on every page.
+
+    `relative` is for selectors applied inside a listing: CSS then matches the listing's descendants only.
+    cssselect's default translation is `descendant-or-self::`, so `location = "div"` on a `div.card` listing
+    matched the card itself and read the whole card as one place.
+    """
     try:
         if is_xpath(selector):
             return etree.XPath(selector)
+        if relative:
+            return etree.XPath(_HTML_CSS.css_to_xpath(selector, prefix="descendant::"))
         return CSSSelector(selector, translator="html")
     except Exception as exc:  # cssselect and lxml raise several unrelated types
         raise SelectorError(f"invalid selector {selector!r}: {exc}") from exc
 
 
-def select(node: Any, selector: str) -> list[Any]:
+def select(node: Any, selector: str, relative: bool = False) -> list[Any]:
     """Elements (or strings, for XPath text()/@attr results) matching the selector under node."""
-    result = compile_selector(selector)(node)
+    result = compile_selector(selector, relative)(node)
     return result if isinstance(result, list) else [result]
 
 
@@ -80,9 +102,13 @@ class Document:
         return [el.text or "" for el in select(self.root, selector) if not isinstance(el, str)]
 
     def strip_invisible(self) -> None:
-        """Drop scripts, styles and comments so that selectors and text see only what a person sees."""
+        """Drop scripts, styles, comments and hidden elements, so that selectors and text see only what a
+        person sees."""
         if not self._stripped:
             etree.strip_elements(self.root, etree.Comment, *_INVISIBLE, with_tail=False)
+            for el in _MAYBE_HIDDEN(self.root):
+                if is_hidden(el):
+                    drop(el)
             self._stripped = True
 
     def visible_text(self) -> str:
@@ -91,6 +117,32 @@ class Document:
             body = self.root.find("body")
             self._visible = node_text(body if body is not None else self.root)
         return self._visible
+
+
+def is_hidden(el: Any) -> bool:
+    """Whether the element is hidden by its own attributes (the page's style sheets are not read)."""
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    style = el.get("style")
+    if style and _HIDDEN_STYLE.search(style.replace("\n", " ")):
+        return True
+    classes = el.get("class") or ""
+    return " d-none " in f" {' '.join(classes.split())} " and not _SHOWN_AGAIN.search(classes)
+
+
+def drop(el: Any) -> None:
+    """Remove an element and what is inside it, keeping the text that follows it."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        # a hidden element between two words kept them apart: so does a space
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = f"{prev.tail} {el.tail}" if prev.tail else el.tail
+        else:
+            parent.text = f"{parent.text} {el.tail}" if parent.text else el.tail
+    parent.remove(el)
 
 
 def load_json(text: str) -> Any:

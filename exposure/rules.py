@@ -20,7 +20,8 @@ from .errors import RuleError
 from .models import OptOut, QueryKind, SiteInfo
 from .tomlfile import line_of, raise_invalid, read_toml
 
-BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
+# The catalog ships inside the package, so a wheel or pipx install has every site.
+BUNDLED_RULES = Path(__file__).resolve().parent / "catalog"
 
 # Variables a search template may use, per search kind. Location variables come from the
 # profile's addresses and make a name search run once per place.
@@ -28,7 +29,9 @@ NAME_VARS = {"first", "middle", "middle_initial", "last", "full"}
 LOCATION_VARS = {"city", "state", "zip"}
 PHONE_VARS = {"phone", "phone_area", "phone_exchange", "phone_line", "phone_e164"}
 EMAIL_VARS = {"email", "email_user", "email_domain"}
-ADDRESS_VARS = {"street", "house", "street_name", "unit", "city", "state", "zip"}
+# street_line is the street with its unit as sites key it ("1580 Story Rd Apt 12B"); unit_full the unit with
+# its designator ("Apt 12B")
+ADDRESS_VARS = {"street", "street_line", "house", "street_name", "unit", "unit_full", "city", "state", "zip"}
 VARS_BY_KIND: dict[QueryKind, set[str]] = {
     QueryKind.NAME: NAME_VARS | LOCATION_VARS,
     QueryKind.PHONE: PHONE_VARS,
@@ -41,6 +44,59 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+MAX_PATTERN = 512  # characters of one rule regex: a rule is data, not a program
+
+
+def check_selector(v: str | None) -> str | None:
+    """Compile a CSS or XPath selector now, so a bad one is an error naming its key, not a crashed scan."""
+    if v is not None:
+        from .parse import SelectorError, compile_selector
+
+        try:
+            compile_selector(v)
+            compile_selector(v, relative=True)
+        except SelectorError as exc:
+            raise ValueError(str(exc)) from None
+    return v
+
+
+def check_pattern(v: str) -> str:
+    """A rule regex: bounded in length and compiled now; it runs with a time limit (see classify.py)."""
+    import regex
+
+    if len(v) > MAX_PATTERN:
+        raise ValueError(f"regex longer than {MAX_PATTERN} characters")
+    try:
+        regex.compile(v)
+    except regex.error as exc:
+        raise ValueError(f"invalid regex {v!r}: {exc}") from None
+    return v
+
+
+def check_jmespath(v: str) -> str:
+    import jmespath
+
+    try:
+        jmespath.compile(v)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise ValueError(f"invalid JMESPath {v!r}: {' '.join(str(exc).split())}") from None
+    return v
+
+
+def check_http_url(v: str, what: str) -> str:
+    """An absolute http(s) URL that parses, or ValueError."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(v.strip())
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise ValueError(f"{what} {v!r} does not parse ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} {v!r} must be an http(s) URL with a host")
+    return v.strip()
 
 
 def template_fields(template: str) -> list[tuple[str, list[str]]]:
@@ -111,16 +167,16 @@ class PageMatcher(_Strict):
     @field_validator("final_url")
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            re.compile(v)
-        return v
+        return check_pattern(v) if v is not None else v
 
     @field_validator("header")
     @classmethod
     def _header_regexes(cls, v: dict[str, str]) -> dict[str, str]:
         for pattern in v.values():
-            re.compile(pattern)
+            check_pattern(pattern)
         return {k.lower(): p for k, p in v.items()}
+
+    _selector = field_validator("selector")(check_selector)
 
     @model_validator(mode="after")
     def _not_empty(self) -> PageMatcher:
@@ -145,6 +201,8 @@ class FieldSpec(_Strict):
     after: str | None = None  # keep the text after this marker ("Age:")
     before: str | None = None  # and before this one
     split: str | None = None  # one element holds several values separated by this
+
+    _selector = field_validator("selector")(check_selector)
 
 
 def _field_spec(v: Any) -> Any:
@@ -183,6 +241,23 @@ class Fields(_Strict):
                 yield key, spec
 
 
+FIELD_NAMES = tuple(Fields.model_fields)
+
+
+class ListingFields(Fields):
+    """Fields read inside one listing: an XPath must be relative to the listing, or it reads the whole page."""
+
+    @field_validator(*FIELD_NAMES)
+    @classmethod
+    def _relative(cls, spec: FieldSpec | None) -> FieldSpec | None:
+        if spec is not None and spec.selector.lstrip().lstrip("(").lstrip().startswith("/"):
+            raise ValueError(
+                f"XPath {spec.selector!r} starts at the document root; inside a listing write it relative "
+                "to the listing (.//...)"
+            )
+        return spec
+
+
 class EmbeddedJson(_Strict):
     """Listings embedded as JSON (JSON-LD, an application/json script, or a JSON body)."""
 
@@ -197,11 +272,19 @@ class EmbeddedJson(_Strict):
         unknown = set(v) - set(Fields.model_fields)
         if unknown:
             raise ValueError(f"unknown field(s) {sorted(unknown)}; use {sorted(Fields.model_fields)}")
-        import jmespath
-
         for expr in v.values():
-            jmespath.compile(expr)
+            check_jmespath(expr)
         return v
+
+    _listings = field_validator("listings", "link")(lambda v: check_jmespath(v) if v is not None else v)
+    _script = field_validator("script")(check_selector)
+
+
+def _check_link_selector(v: str | None) -> str | None:
+    if v is not None:
+        spec = _field_spec(v)
+        check_selector(spec["selector"] if isinstance(spec, dict) else v)
+    return v
 
 
 class Detail(_Strict):
@@ -214,6 +297,9 @@ class Detail(_Strict):
     container: str | None = None
     max_listings: int = Field(default=10, ge=1, le=50)
 
+    _link = field_validator("link")(_check_link_selector)
+    _container = field_validator("container")(check_selector)
+
 
 class NextPage(_Strict):
     """Following the site's next-page link."""
@@ -221,16 +307,32 @@ class NextPage(_Strict):
     selector: str  # the link ("a.next" reads href)
     max_pages: int = Field(default=3, ge=1, le=20)
 
+    _selector = field_validator("selector")(_check_link_selector)
+
 
 class Extract(_Strict):
     """How to read listings from a results page."""
 
     listing: str | None = None
-    fields: Fields = Fields()
+    fields: ListingFields = ListingFields()
     link: str | None = None  # the listing's own URL, when there is no detail hop
     detail: Detail | None = None
     next_page: NextPage | None = None
     embedded: EmbeddedJson | None = None
+    # fields every listing of the site shows: a results page where most listings lack one of them no longer
+    # looks like this rule, and is "could not check" rather than read half-blind
+    expect: list[str] = []
+
+    _listing = field_validator("listing")(check_selector)
+    _link = field_validator("link")(_check_link_selector)
+
+    @field_validator("expect")
+    @classmethod
+    def _expect_known(cls, v: list[str]) -> list[str]:
+        unknown = [f for f in v if f not in FIELD_NAMES]
+        if unknown:
+            raise ValueError(f"unknown field(s) {unknown} in expect; use {list(FIELD_NAMES)}")
+        return list(dict.fromkeys(v))
 
     @model_validator(mode="after")
     def _has_a_source(self) -> Extract:
@@ -246,6 +348,18 @@ class OptOutRule(_Strict):
     steps: str = ""
     days: int | None = Field(default=None, ge=0, le=365)
     covers: list[str] = []  # sister sites the same opt-out removes from
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return check_http_url(v, "opt-out URL")
+
+
+class Registry(_Strict):
+    """Which public data broker registries list the company behind the site."""
+
+    california: bool | None = None  # in California's data broker registry (None: not known)
+    california_name: str = ""  # the name it is registered under, when it differs from the site's
 
 
 class Source(_Strict):
@@ -272,8 +386,14 @@ class Rule(_Strict):
     pages: Pages
     extract: Extract
     opt_out: OptOutRule | None = None
+    registry: Registry = Registry()
     delay: float = Field(default=0.5, ge=0, le=60)  # seconds between two requests to this site
     concurrency: int = Field(default=2, ge=1, le=8)
+    # "browser": load the searches in a real browser (sites that render their listings with JavaScript)
+    engine: Literal["http", "browser"] = "http"
+    asset_hosts: list[str] = []  # other hosts the browser engine may load the site's scripts and styles from
+    # keep cookies the site sets for later requests to it (never to any other site); off unless a site needs it
+    cookies: bool = False
 
     @field_validator("id")
     @classmethod
@@ -291,8 +411,10 @@ class Rule(_Strict):
                 problem = url_problem(probe, self.domain)
                 if problem:
                     raise ValueError(f"search URL {template!r}: {problem}")
-        if self.manual_url and url_problem(self.manual_url, self.domain):
-            raise ValueError(f"manual_url {self.manual_url!r} is outside the rule's domain")
+        if self.manual_url:
+            check_http_url(self.manual_url, "manual_url")
+            if url_problem(self.manual_url, self.domain):
+                raise ValueError(f"manual_url {self.manual_url!r} is outside the rule's domain")
         return self
 
     @cached_property

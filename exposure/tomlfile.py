@@ -28,13 +28,32 @@ def read_toml(path: Path, error: type[ConfigError], missing: str = "") -> tuple[
 
 
 def line_of(text: str, loc: Sequence[int | str]) -> int | None:
-    """Best-effort line number of the key a pydantic error location points at."""
-    for key in reversed([k for k in loc if isinstance(k, str)]):
-        pattern = re.compile(rf"^\s*(\[\[?\s*)?([\w.]*\.)?{re.escape(key)}\s*(=|\]|\.)", re.M)
-        m = pattern.search(text)
-        if m:
-            return text.count("\n", 0, m.start()) + 1
-    return None
+    """Best-effort line number of the key a pydantic error location points at.
+
+    Walks the location the way TOML nests it: a table header (`[opt_out]`, the n-th `[[searches]]`), then a
+    key after it (`url = ...`, or a key inside an inline table), so `opt_out.url` is not taken for the first
+    `url` of the file.
+    """
+    pos, found, path = 0, None, []
+    for part in loc:
+        if isinstance(part, int):
+            name = re.escape(".".join(path))
+            headers = list(re.finditer(rf"^[ \t]*\[\[[ \t]*{name}[ \t]*\]\]", text, re.M))
+            if part < len(headers):
+                pos = found = headers[part].start()
+            continue
+        path.append(part)
+        key = re.escape(part)
+        for pattern in (
+            rf"^[ \t]*\[\[?[ \t]*{re.escape('.'.join(path))}[ \t]*\]\]?",  # its table
+            rf"^[ \t]*(?:[\w\"-]+\.)*\"?{key}\"?[ \t]*=",  # a key, or the last part of a dotted key
+            rf"[{{,][ \t]*{key}[ \t]*=",  # a key of an inline table
+        ):
+            m = re.compile(pattern, re.M).search(text, pos)
+            if m:
+                pos = found = m.start() + (1 if pattern.startswith("[") else 0)
+                break
+    return None if found is None else text.count("\n", 0, found) + 1
 
 
 def describe(loc: Sequence[int | str]) -> str:
