@@ -1,45 +1,109 @@
 """One page, start to finish without the network: parse -> extract -> classify -> match.
 
-The pipeline uses it for every fetched page; the accuracy corpus and the analysis benchmark call it
-directly, so what they measure is exactly what a scan runs.
+The pipeline hands every fetched page to an `Analyzer`; the accuracy corpus and the analysis benchmark call
+`analyze_page` directly, so what they measure is exactly what a scan runs. What goes in is a `Page` (bytes,
+status, headers) and what comes out is plain values (`ResultsReading`, `DetailReading`): this is the part
+of a scan that burns CPU, and it runs off the event loop (see `exposure/workers.py`), so a page that takes
+long to read can never freeze the network side of the scan.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
-from .classify import classify
-from .extract import Extraction, extract
-from .match import judge
-from .models import Classification, Outcome, Page, Verdict
+from .classify import classify, classify_detail
+from .extract import Extraction, extract, merge_detail
+from .match import judge, name_match
+from .models import Classification, ExposureKind, Listing, Outcome, Page, Verdict
 from .parse import Document
 from .profile import Profile
 from .rules import Rule
 
 
-@dataclass
-class PageReading:
+@dataclass(frozen=True)
+class ResultsReading:
+    """What a results page is, and what its listings say (each judged on its card alone)."""
+
     classification: Classification
-    extraction: Extraction
-    doc: Document | None
+    verdicts: tuple[Verdict, ...] = ()
+    detail_links: tuple[str | None, ...] = ()  # per verdict, same order
+    worth_detail: tuple[bool, ...] = ()  # per verdict: carries one of the user's names (or none we could read)
+    next_page: str | None = None
+    cut: int = 0  # listings beyond the extraction cap, not read
+    notes: tuple[str, ...] = ()  # what was ignored on the page (links that do not parse, ...)
+
+    @property
+    def read_listings(self) -> bool:
+        """Whether the listings are worth judging: the site's answer, or a drifted page that may still show
+        the user (it can prove a listing, never an absence)."""
+        return bool(self.verdicts) and self.classification.outcome in (Outcome.RESULTS, Outcome.UNRECOGNIZED)
 
 
-def read_page(page: Page, rule: Rule) -> PageReading:
-    """What a fetched page is and what listings it holds."""
-    if page.failure is not None:
-        return PageReading(Classification(page.failure, page.detail), Extraction(), None)
-    doc = Document(page.text, page.final_url)
-    extraction = extract(doc, page.text, rule, page.final_url)
-    classification = classify(page, doc, rule, len(extraction.listings))
-    if classification.outcome is not Outcome.RESULTS:
-        extraction = Extraction(next_page=None)
-    return PageReading(classification, extraction, doc)
+@dataclass(frozen=True)
+class DetailReading:
+    """A listing's own page: whether it was the person's page, and the verdict with what it added."""
+
+    classification: Classification
+    verdict: Verdict
+
+
+def _worth_a_detail_visit(listing: Listing, profile: Profile) -> bool:
+    """Only listings that carry one of the user's names are worth a second request: others are strangers."""
+    names = listing.values.get(ExposureKind.NAME, ())
+    if not names:
+        return True
+    return any(name_match(ev.value, profile) for ev in names)
+
+
+class Analyzer:
+    """Reads pages for one scan: the profile and the rules are given once, pages arrive one by one."""
+
+    def __init__(self, profile: Profile, rules: dict[str, Rule], today: date | None = None) -> None:
+        self.profile = profile
+        self.rules = rules
+        self.today = today
+
+    def results(self, page: Page, rule_id: str, found_by: str) -> ResultsReading:
+        """A search's page (first or next): its classification and its listings, judged."""
+        rule = self.rules[rule_id]
+        if page.failure is not None:
+            return ResultsReading(Classification(page.failure, page.detail))
+        doc = Document(page.text, page.final_url)
+        extraction = extract(doc, page.text, rule, page.final_url)
+        classification = classify(page, doc, rule, len(extraction.listings), extraction.drift)
+        if classification.outcome not in (Outcome.RESULTS, Outcome.UNRECOGNIZED) or not extraction.listings:
+            return ResultsReading(classification, notes=tuple(extraction.notes))
+        listings = [replace(listing, found_by=(found_by,)) for listing in extraction.listings]
+        return ResultsReading(
+            classification=classification,
+            verdicts=tuple(judge(listing, self.profile, self.today) for listing in listings),
+            detail_links=tuple(extraction.detail_links),
+            worth_detail=tuple(_worth_a_detail_visit(listing, self.profile) for listing in listings),
+            next_page=extraction.next_page if classification.outcome is Outcome.RESULTS else None,
+            cut=extraction.cut,
+            notes=tuple(extraction.notes),
+        )
+
+    def detail(self, page: Page, rule_id: str, listing: Listing) -> DetailReading:
+        """A listing's own page. Anything but the person's page (a block, a login wall, a redirect home)
+        leaves the listing unread: it can still be confirmed from its card, never ruled out."""
+        rule = self.rules[rule_id]
+        detail = rule.extract.detail
+        assert detail is not None
+        doc = Document(page.text, page.final_url) if page.failure is None else None
+        merged, read = (listing, False)
+        if doc is not None:
+            merged, read = merge_detail(listing, doc, detail)
+        classification = classify_detail(page, doc, rule, listing, read)
+        if classification.outcome is not Outcome.RESULTS:
+            merged = replace(listing, unread=f"its own page: {classification.detail}")
+        return DetailReading(classification, judge(merged, self.profile, self.today))
 
 
 def analyze_page(body: bytes | str, url: str, rule: Rule, profile: Profile, today: date | None = None) -> list[Verdict]:
     """Verdicts for every listing on one results page (no links followed)."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     doc = Document(text, url)
-    extraction = extract(doc, text, rule, url)
+    extraction: Extraction = extract(doc, text, rule, url)
     return [judge(listing, profile, today) for listing in extraction.listings]

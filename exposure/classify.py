@@ -16,10 +16,33 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from .models import Classification, Outcome, Page
+import regex
+
+from .models import Classification, ExposureKind, Listing, Outcome, Page
+from .normalize import fold
 from .parse import Document, select
 from .rules import PageMatcher, Rule
+
+# The words of the detail an unrecognised page gets when a rule no longer fits it: the report says the
+# rule may be out of date.
+DRIFT = "the site's page looks different from what this rule expects"
+# Longest a rule's regex may run on one page: rule files come from others, and `(a+)+$` on a long URL would
+# otherwise hang the scan.
+RULE_REGEX_SECONDS = 0.05
+
+
+class RuleRuntimeError(Exception):
+    """A rule's own pattern failed on a page (it ran past its time limit): that site could not be checked."""
+
+
+def rule_search(pattern: str, text: str, flags: int = 0) -> bool:
+    """A rule regex, in an engine with a time limit that lets go of the interpreter while it runs."""
+    try:
+        return regex.search(pattern, text, flags, timeout=RULE_REGEX_SECONDS, concurrent=True) is not None
+    except TimeoutError:
+        raise RuleRuntimeError(f"the rule's pattern {pattern[:80]!r} took too long on this page") from None
 
 
 @dataclass(frozen=True)
@@ -97,12 +120,26 @@ GENERIC_BLOCK_WORDS = re.compile(
     r"unusual traffic|verify you are human|bot detection|security check",
     re.I,
 )
+RATE_LIMIT_WORDS = re.compile(r"rate limit(?:ed| exceeded)?|too many requests|slow down|try again later", re.I)
+# where a site sends a visitor it will not show a record to
+_WALL_PATH = re.compile(r"log-?in|sign-?in|captcha|challenge|verify|blocked|subscribe|checkout|register", re.I)
 
 
 # Statuses a wall answers with. A 404 or 410 is the site saying "no such page", never a wall, even on a
 # site whose CDN stamps its own header on every answer.
 _NOT_WALL_STATUSES = frozenset({404, 410})
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
+_TITLE_OPEN = re.compile(r"<title\b[^>]{0,512}>", re.I)
+_TITLE_CLOSE = re.compile(r"</title", re.I)
+
+
+def raw_title(text: str) -> str:
+    """The first <title> of a page without parsing it. Linear: a page of a thousand unclosed "<title"
+    tags costs one pass, where a lazy `<title>(.*?)</title` regex retried from every one of them."""
+    m = _TITLE_OPEN.search(text)
+    if not m:
+        return ""
+    end = _TITLE_CLOSE.search(text, m.end(), m.end() + 4096)
+    return text[m.end() : end.start()] if end else ""
 
 
 def _title_hit(title: str, patterns: tuple[str, ...]) -> bool:
@@ -130,8 +167,7 @@ def challenge_in(status: int | None, headers: Mapping[str, str], text: str) -> s
     The fetcher asks this about 5xx answers before retrying them: a challenge served with 503 is a wall
     to report, not a flaky server to ask again.
     """
-    m = _TITLE.search(text[:65536])
-    title = " ".join(html.unescape(m.group(1)).split()) if m else ""
+    title = " ".join(html.unescape(raw_title(text[:65536])).split())
     return _strong({k.lower(): v for k, v in headers.items()}, title, text)
 
 
@@ -171,10 +207,10 @@ def matches(matcher: PageMatcher, page: Page, doc: Document) -> bool:
     """Whether every condition the matcher gives holds for this page."""
     if matcher.status and page.status not in matcher.status:
         return False
-    if matcher.final_url and not re.search(matcher.final_url, page.final_url):
+    if matcher.final_url and not rule_search(matcher.final_url, page.final_url[:8192]):
         return False
     for name, pattern in matcher.header.items():
-        if not re.search(pattern, page.headers.get(name, ""), re.I):
+        if not rule_search(pattern, page.headers.get(name, "")[:8192], regex.I):
             return False
     if matcher.title and not any(t.lower() in doc.title.lower() for t in matcher.title):
         return False
@@ -189,8 +225,15 @@ def matches(matcher: PageMatcher, page: Page, doc: Document) -> bool:
     return True
 
 
-def classify(page: Page, doc: Document | None, rule: Rule, listing_count: int) -> Classification:
-    """Decide what a page is. `listing_count` is how many listings extraction found on it."""
+def _drift_detail(what: str) -> str:
+    return f"{DRIFT} ({what}): the rule may be out of date"
+
+
+def classify(
+    page: Page, doc: Document | None, rule: Rule, listing_count: int, drift: tuple[str, ...] = ()
+) -> Classification:
+    """Decide what a page is. `listing_count` is how many listings extraction found on it, `drift` the
+    fields the rule expects that most of them lacked."""
     if page.failure is not None:
         return Classification(page.failure, page.detail)
     assert doc is not None
@@ -206,14 +249,68 @@ def classify(page: Page, doc: Document | None, rule: Rule, listing_count: int) -
     if protection:
         return Classification(Outcome.BLOCKED, f"blocked by {protection}")
     if listing_count > 0:
+        if drift:
+            # the listings can still prove the user is listed, never that they are not
+            lacking = ", ".join(drift)
+            return Classification(
+                Outcome.UNRECOGNIZED, _drift_detail(f"most of its {listing_count} listings show no {lacking}")
+            )
         return Classification(Outcome.RESULTS, f"{listing_count} listing(s) on the page")
     if no_results:
         return Classification(Outcome.NO_RESULTS, "the site says it has no results")
+    if _rate_limited(page, doc):
+        return Classification(Outcome.RATE_LIMITED, "the site says we sent too many requests")
     if any(matches(m, page, doc) for m in rule.pages.results):
         # a results page with no listing we can read: the layout changed, so we cannot say
-        return Classification(Outcome.UNRECOGNIZED, "a results page, but no listing could be read from it")
+        return Classification(Outcome.UNRECOGNIZED, _drift_detail("a results page, but no listing could be read"))
     if page.status in (401, 403):
         return Classification(Outcome.BLOCKED, f"the site refused the request (HTTP {page.status})")
     if page.status is not None and page.status >= 400:
         return Classification(Outcome.UNRECOGNIZED, f"HTTP {page.status} with a page we do not recognise")
-    return Classification(Outcome.UNRECOGNIZED, "neither a results page nor the site's no-results page")
+    return Classification(
+        Outcome.UNRECOGNIZED, _drift_detail("neither listings nor the site's no-results answer were found")
+    )
+
+
+def _rate_limited(page: Page, doc: Document) -> bool:
+    """A "slow down" page that is no listing and no answer: its title says so, or its short text does."""
+    if RATE_LIMIT_WORDS.search(doc.title):
+        return True
+    visible = doc.visible_text()
+    return len(visible) < 2000 and RATE_LIMIT_WORDS.search(visible) is not None
+
+
+def classify_detail(page: Page, doc: Document | None, rule: Rule, listing: Listing, read: bool) -> Classification:
+    """Whether a listing's own page is the person's page; `read` says whether the rule's detail fields or
+    container were found on it. Anything else (a challenge, a login wall, a "rate limit exceeded" page, a
+    redirect to the home page, a page that reads as nothing) is not the site's answer about this listing."""
+    if page.failure is not None:
+        return Classification(page.failure, page.detail)
+    assert doc is not None
+    for m in rule.pages.blocked:
+        if matches(m, page, doc):
+            return Classification(Outcome.BLOCKED, "the site's own block page")
+    if not read:
+        # a drifted page the rule's selectors miss is still the person's page when it shows their name; a
+        # block, login or "slow down" page does not
+        names = [ev.value for ev in listing.values.get(ExposureKind.NAME, ())]
+        read = bool(names) and fold(names[0]) in fold(doc.visible_text())
+    protection = detect_protection(page, doc, weak_allowed=not read)
+    if protection:
+        return Classification(Outcome.BLOCKED, f"blocked by {protection}")
+    if page.status in (401, 403):
+        return Classification(Outcome.BLOCKED, f"the site refused the request (HTTP {page.status})")
+    if page.status is not None and page.status >= 400:
+        return Classification(Outcome.UNRECOGNIZED, f"HTTP {page.status} instead of the person's page")
+    asked, landed = urlsplit(page.url), urlsplit(page.final_url)
+    if landed.path != asked.path and (landed.path in ("", "/") or _WALL_PATH.search(landed.path)):
+        return Classification(
+            Outcome.UNRECOGNIZED, f"the site sent us to {landed.path or '/'} instead of the person's page"
+        )
+    if read:
+        return Classification(Outcome.RESULTS, "the person's page")
+    if _rate_limited(page, doc):
+        return Classification(Outcome.RATE_LIMITED, "the site says we sent too many requests")
+    return Classification(
+        Outcome.UNRECOGNIZED, _drift_detail("its page for this listing shows none of what the rule reads")
+    )

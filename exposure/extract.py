@@ -316,8 +316,9 @@ def extract(doc: Document, body_text: str, rule: Rule, base_url: str) -> Extract
     return result
 
 
-def merge_detail(listing: Listing, doc: Document, detail: Detail) -> Listing:
-    """The listing with what its detail page adds.
+def merge_detail(listing: Listing, doc: Document, detail: Detail) -> tuple[Listing, bool]:
+    """The listing with what its detail page adds, and whether the page read as the person's page (its
+    container or one of its fields was found).
 
     Only the part of the page about the person is scanned for phones, emails and addresses: the
     rule's `container`, else the elements its detail fields name. The whole page would bring in the
@@ -326,12 +327,20 @@ def merge_detail(listing: Listing, doc: Document, detail: Detail) -> Listing:
     doc.strip_invisible()
     prepare(doc)
     extra = read_fields(doc.root, detail.fields)
+    containers = (
+        [el for el in select(doc.root, detail.container) if not isinstance(el, str)] if detail.container else []
+    )
     merged: dict[ExposureKind, tuple[Evidence, ...]] = dict(listing.values)
     for kind, evs in extra.items():
         merged[kind] = tuple(merged.get(kind, ())) + tuple(evs)
-    if detail.container:
-        parts = [node_text(el) for el in select(doc.root, detail.container)]
+    if containers:
+        wanted = TEXT_KINDS - merged.keys()
+        if wanted:
+            for kind, found in read_text(containers[0], wanted).items():
+                merged[kind] = tuple(found)
+        parts = [node_text(el) for el in containers]
     else:
         parts = [e.snippet for evs in extra.values() for e in evs]
     text = " | ".join([listing.text, *parts])
-    return Listing(listing.url, listing.source_url, merged, text)
+    read = bool(extra) or bool(containers)
+    return Listing(listing.url, listing.source_url, merged, text, listing.found_by, listing.unread), read

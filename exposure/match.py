@@ -1,11 +1,17 @@
-"""Listing x profile -> is this the user, a namesake, or someone else, and what does it expose.
+"""Listing x profile -> is this the user, a namesake, unconfirmed, or someone else, and what does it expose.
 
 A name alone never makes a listing the user. It is the user when the name matches (legal name,
 nickname, middle name or initial, alias or maiden name, any order and case) AND something else
 corroborates it: one of the user's phones, emails or street addresses, or an age within one year of
-the birth year together with a city or state of the user's addresses. The same name with nothing
-corroborating, or with a contradicting age or place, is a possible namesake: reported apart and never
-counted as the user's exposure. Every decision carries reasons a person can check.
+the birth year together with a city or state of the user's addresses.
+
+A listing with the user's name that is not the user is one of two things, and the difference is what
+keeps "you are not listed" honest:
+- a *namesake* when something on it contradicts the profile: an age outside one year of the birth year,
+  places shown that are none of the profile's, a different middle name or initial;
+- *unconfirmed* otherwise: nothing confirms it and nothing rules it out (a drifted card read as a bare
+  name, a detail page we could not open). The site is then "could not check", never "not listed".
+Every decision carries reasons a person can check.
 """
 
 from __future__ import annotations
@@ -15,15 +21,17 @@ from datetime import date
 
 from .models import Exposure, ExposureKind, Listing, Verdict
 from .normalize import (
-    AGE_RE,
+    AGE_TEXT_RE,
     Address,
     PersonName,
     Phone,
+    clean_shown_name,
     find_addresses,
     find_emails,
     find_phones,
     fold,
     given_name_forms,
+    is_truncated,
     masked_email_compatible,
     parse_address,
     parse_age,
@@ -89,7 +97,9 @@ def _middle_conflict(shown: PersonName, profile: Profile) -> str:
 
 def name_match(shown_raw: str, profile: Profile) -> NameMatch | None:
     """How a displayed name matches one of the user's names, or None."""
-    shown = parse_name(shown_raw)
+    if is_truncated(shown_raw):
+        return None  # "Jane Testw…" could be anyone's name
+    shown = parse_name(clean_shown_name(shown_raw))
     if shown is None or not shown.last:
         return None
     best: NameMatch | None = None
@@ -113,6 +123,8 @@ def name_match(shown_raw: str, profile: Profile) -> NameMatch | None:
 
 
 def _relative_matches(shown_raw: str, profile: Profile) -> bool:
+    if is_truncated(shown_raw):
+        return False
     shown = parse_name(shown_raw)
     if shown is None:
         return False
@@ -160,7 +172,11 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
             name_hit = hit
     for ev in values.get(ExposureKind.ALIAS, ()):
         hit = name_match(ev.value, profile)
-        out.add(ExposureKind.ALIAS, fold(ev.value), Exposure(ExposureKind.ALIAS, ev.value, hit is not None, ev.snippet))
+        out.add(
+            ExposureKind.ALIAS,
+            fold(ev.value),
+            Exposure(ExposureKind.ALIAS, ev.value, hit is not None, ev.snippet, partial=is_truncated(ev.value)),
+        )
         if hit and name_hit is None:
             name_hit = NameMatch(f"listed alias {ev.value}", hit.strength * 0.9)
     if name_hit and not name_hit.conflict:
@@ -223,7 +239,8 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
 
     # -- street addresses
     address_hits: list[tuple[Address, str]] = []
-    places: set[tuple[str, str]] = set()
+    places: set[tuple[str, str]] = set()  # (CITY, ST) shown with a real state: these can contradict
+    city_hits: set[tuple[str, str]] = set()  # a city of the user's shown without a state: agrees, never contradicts
     addr_candidates = []
     for ev in values.get(ExposureKind.ADDRESS, ()):
         house = ev.value.split(None, 1)[0] if ev.value else ""
@@ -234,6 +251,8 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
             place = parse_place(ev.value)
             if place.state:
                 places.add((place.city, place.state))
+            elif place.city and _place_in_profile(place.city, "", profile):
+                city_hits.add((place.city, ""))
     addr_candidates.extend((a, raw, _snippet(text, raw)) for a, raw in find_addresses(text, profile.houses))
     for addr, raw, snippet in addr_candidates:
         mine = any(addr.same_place(m) for m in profile.addresses)
@@ -250,14 +269,16 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
     # -- places (city, state)
     for ev in values.get(ExposureKind.LOCATION, ()):
         place = parse_place(ev.value)
-        if place.state or place.city:
+        mine = _place_in_profile(place.city, place.state, profile)
+        if place.state:
             places.add((place.city, place.state))
-        out.add(
-            ExposureKind.LOCATION,
-            fold(ev.value),
-            Exposure(ExposureKind.LOCATION, ev.value, _place_in_profile(place.city, place.state, profile), ev.snippet),
-        )
+        elif mine:
+            city_hits.add((place.city, ""))
+        # a place that does not parse ("LIVES IN SPRINGFIELD" with no state) is shown, but contradicts nothing
+        out.add(ExposureKind.LOCATION, fold(ev.value), Exposure(ExposureKind.LOCATION, ev.value, mine, ev.snippet))
     place_hit = next((p for p in places if _place_in_profile(p[0], p[1], profile)), None)
+    if place_hit is None and city_hits:
+        place_hit = sorted(city_hits)[0]
     place_contradicts = bool(places) and place_hit is None
 
     # -- age
@@ -269,10 +290,8 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
         if age is not None:
             ages.append((age, ev.value, ev.snippet))
     if not ages:
-        for m in AGE_RE.finditer(text):
-            if m.group(0).startswith("("):
-                continue  # "(217)" is an area code, not an age
-            age = int(m.group(1) or m.group(2))
+        for m in AGE_TEXT_RE.finditer(text):
+            age = int(m.group(1) or m.group(2) or m.group(3))
             if 0 < age < 120:
                 ages.append((age, m.group(0).strip(), _snippet(text, m.group(0))))
                 break
@@ -293,7 +312,11 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
         mine = _relative_matches(ev.value, profile)
         if mine:
             relative_hits.append(ev.value)
-        out.add(ExposureKind.RELATIVE, fold(ev.value), Exposure(ExposureKind.RELATIVE, ev.value, mine, ev.snippet))
+        out.add(
+            ExposureKind.RELATIVE,
+            fold(ev.value),
+            Exposure(ExposureKind.RELATIVE, ev.value, mine, ev.snippet, partial=is_truncated(ev.value)),
+        )
 
     # -- the decision
     strong = bool(phone_hits or email_hits or address_hits)
@@ -309,6 +332,8 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
     is_user = False
     namesake = False
     identifier = False
+    unconfirmed = False
+    names_shown = [e.value for e in out.items.values() if e.kind is ExposureKind.NAME]
     if name_hit is not None and name_hit.conflict:
         # first and last name fit, but the listing says something that cannot be true of the user
         if strong:
@@ -321,21 +346,34 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
         if strong or (age_hit is not None and place_hit is not None):
             is_user = True
         else:
-            namesake = True
+            contradictions = []
             if age_contradicts:
-                reasons.append(f"but the age ({', '.join(str(a) for a, _, _ in ages)}) does not fit your birth year")
+                contradictions.append(f"the age ({', '.join(str(a) for a, _, _ in ages)}) does not fit your birth year")
             if place_contradicts:
                 shown = "; ".join(sorted(_place_label(p) for p in places))
-                reasons.append(f"but the places shown ({shown}) are not in your profile")
-            if not age_contradicts and not place_contradicts:
-                reasons.append("but nothing else on the listing confirms it is you")
+                contradictions.append(f"the places shown ({shown}) are not in your profile")
+            if relative_hits and not age_contradicts:
+                # one of the user's relatives on it: a move the profile does not know of is likelier than a
+                # namesake with the same relative
+                contradictions = []
+            if contradictions:
+                namesake = True
+                reasons.extend(f"but {c}" for c in contradictions)
+            else:
+                unconfirmed = True
+                reasons.append("but nothing else on the listing confirms or rules out that it is you: open it and look")
     elif strong:
         identifier = True
         reasons.insert(0, "another person's listing that shows your data")
+    elif not names_shown:
+        unconfirmed = True
+        reasons.insert(0, "we could not read a name on this listing, so we cannot rule it out: open it and look")
     else:
-        shown_names = [e.value for e in out.items.values() if e.kind is ExposureKind.NAME]
-        who = shown_names[0] if shown_names else "no name we could read"
-        reasons.insert(0, f"not you: the listing's name ({who}) is none of yours")
+        reasons.insert(0, f"not you: the listing's name ({names_shown[0]}) is none of yours")
+    if listing.unread and not is_user and not identifier:
+        # we could not read all of it (its own page was a block page, ...): it can be confirmed, never ruled out
+        unconfirmed, namesake = True, False
+        reasons.append(f"we could not read the whole listing ({listing.unread})")
     if partial:
         reasons.append(f"partly hidden value(s) that may be yours: {', '.join(dict.fromkeys(partial))}")
     confidence = min(0.99, score) if is_user else min(score, 0.5)
@@ -348,6 +386,7 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
         exposed=tuple(out.items.values()),
         identifier_exposed=identifier,
         ignored=listing.url in profile.not_me,
+        unconfirmed=unconfirmed,
     )
 
 

@@ -233,6 +233,20 @@ class Address:
     state: str  # "IL"
     zip: str  # five digits
     original: str
+    designator: str = ""  # the unit's designator in USPS form: "APT", "UNIT", "STE", "#"
+
+    @property
+    def unit_full(self) -> str:
+        """The unit as sites print it in a street line: "Apt 12B" ("" without a unit)."""
+        if not self.unit:
+            return ""
+        word = self.designator if self.designator == "#" else (self.designator or "Unit").title()
+        return f"{word} {self.unit}"
+
+    @property
+    def street_line(self) -> str:
+        """The street with its unit: "1580 Story Rd Apt 12B", how address pages key a unit."""
+        return " ".join(p for p in (self.street.title(), self.unit_full) if p)
 
     @property
     def house(self) -> str:
@@ -271,9 +285,12 @@ def parse_address(raw: str) -> Address | None:
     line1 = (rec.get("address_line_1") or "").upper()
     if not line1 or not line1[0].isdigit():
         return None
-    unit = _UNIT_RE.sub("", (rec.get("address_line_2") or "").upper()).strip()
+    line2 = (rec.get("address_line_2") or "").upper().strip()
+    unit = _UNIT_RE.sub("", line2).strip()
+    designator = line2[: len(line2) - len(unit)].strip(" #") or ("#" if line2.startswith("#") else "")
     zip5 = (rec.get("postal_code") or "")[:5]
-    return Address(line1, unit, (rec.get("city") or "").upper(), (rec.get("state") or "").upper(), zip5, raw)
+    city, state = (rec.get("city") or "").upper(), (rec.get("state") or "").upper()
+    return Address(line1, unit, city, state, zip5, raw, designator if unit else "")
 
 
 # A street address in free text: number, words, and a street type or unit, then optionally a place.
@@ -342,9 +359,19 @@ class Place:
     state: str
 
 
+# Labels a place is shown with ("Lives in Springfield, IL"): never part of the city's name.
+_PLACE_LABEL = re.compile(
+    r"^\s*(?:(?:currently|previously|also)\s+)?(?:lives|lived|living|resides|resided|located|used\s+to\s+live)"
+    r"(?:\s+in)?\b\s*[:\-]?\s*|^\s*(?:current|previous|past|home)?\s*(?:location|address|city|residence)\s*[:\-]\s*",
+    re.I,
+)
+
+
 def parse_place(raw: str) -> Place:
-    """ "Springfield, IL", "Springfield IL 62702" or "Illinois" as (CITY, ST); parts may be empty."""
-    text = re.sub(r"\d{5}(-\d{4})?", "", raw).strip(" ,")
+    """ "Springfield, IL", "Springfield IL 62702", "Lives in Springfield, Illinois" or "Illinois" as (CITY, ST);
+    parts may be empty. The state is "" unless it is a real US state."""
+    text = _PLACE_LABEL.sub("", raw, count=1)
+    text = re.sub(r"\d{5}(-\d{4})?", "", text).strip(" ,")
     if "," in text:
         city, _, state = text.rpartition(",")
         return Place(fold(city).upper(), state_abbr(state.strip()))
@@ -357,6 +384,20 @@ def parse_place(raw: str) -> Place:
 
 
 AGE_RE = re.compile(r"(?:\bage[ds]?\b[:\s]*|\()\s*(\d{1,3})\b|\b(\d{1,3})\s*(?:years?\s*old|yrs?\b|y/o)", re.I)
+# In a listing's free text: "Age 47", "47 years old", or "(47)" beside the name, but never an area code
+# "(217)" or the start of a phone number.
+AGE_TEXT_RE = re.compile(
+    r"\bage[ds]?\b\s*[:\-]?\s*(\d{1,3})\b|\b(\d{1,3})\s*(?:years?\s*old|yrs?\b|y/o)|\((\d{2})\)(?![\s.\-]*\d)", re.I
+)
+# What follows a name in a heading and is not part of it: "Jane Testwood Age 47", "Jane Testwood (47)",
+# "Jane Testwood • Springfield, IL", "Jane Testwood, 47"
+_NAME_TAIL = re.compile(r"\s*(?:\b(?:age|aged)\b|[•·|(\u2022]|,\s*\d|\s\d{1,3}\b|\bin\s+[A-Z][a-z]+,).*$", re.I | re.S)
+
+
+def clean_shown_name(raw: str) -> str:
+    """The name part of a listing's name text, without the age or place a heading puts after it."""
+    cleaned = _NAME_TAIL.sub("", raw).strip(" ,-")
+    return cleaned or raw
 
 
 def parse_age(raw: str) -> int | None:
@@ -370,3 +411,8 @@ def parse_age(raw: str) -> int | None:
         return None
     age = int(m.group(1) or m.group(2))
     return age if 0 < age < 120 else None
+
+
+def is_truncated(value: str) -> bool:
+    """A value the page cut short ("Ellen Holl…", "Ellen Holl..."): partial, never a full name."""
+    return value.rstrip().endswith(("…", "..."))

@@ -13,8 +13,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from lxml import etree
 from cssselect import HTMLTranslator
+from lxml import etree
 from lxml.cssselect import CSSSelector
 
 Element = etree._Element
@@ -31,7 +31,9 @@ _MAYBE_HIDDEN = etree.XPath(
     "//*[@hidden or @aria-hidden='true' or contains(@style, 'none') or contains(@style, 'hidden')"
     " or contains(concat(' ', normalize-space(@class), ' '), ' d-none ')]"
 )
-_HIDDEN_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!important\s*)?(?:;|$)", re.I)
+_HIDDEN_STYLE = re.compile(
+    r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!important\s*)?(?:;|$)", re.I
+)
 # Bootstrap's responsive classes show a d-none element again from some width on: then it is visible
 _SHOWN_AGAIN = re.compile(r"\bd-(?:sm|md|lg|xl|xxl)-(?:block|flex|inline|inline-block|inline-flex|grid|table)\b")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")

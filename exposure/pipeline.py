@@ -2,9 +2,11 @@
 Classify/Extract -> Match -> site verdicts -> ScanResult.
 
 Honesty lives here: a site is `not_found` only when every request it took was answered by the site
-itself (results or its own no-results page) and no listing is the user. Any request that was blocked,
-rate limited, timed out, failed or came back unrecognised makes the site `could_not_check`, unless a
-listing of the user was already found.
+itself (results or its own no-results page), no listing is the user and no listing with the user's name
+was left unconfirmed. Any request that was blocked, rate limited, timed out, failed or came back
+unrecognised (a page that no longer looks like its rule included), any listing page that was not the
+person's page, and any cap that cut the reading short makes the site `could_not_check`, unless a listing
+of the user was already found.
 """
 
 from __future__ import annotations
@@ -13,19 +15,17 @@ import asyncio
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from . import __version__
-from .analyze import read_page
-from .extract import merge_detail
+from .analyze import Analyzer, DetailReading
+from .extract import MAX_LISTINGS
 from .fetch import Fetcher, FetchSettings, SiteGate
 from .findings import listing_key
-from .match import judge, name_match
 from .models import (
     ANSWERED,
     ExposureKind,
-    Listing,
     Outcome,
     Page,
     Query,
@@ -35,13 +35,14 @@ from .models import (
     Status,
     Verdict,
 )
-from .parse import Document
 from .profile import Profile
 from .queries import build_queries
 from .rules import Rule
+from .workers import ANALYSIS_BUDGET, AnalysisPool
 
 # When several requests of a site failed, the reason shown is the most telling one.
 REASON_ORDER = (
+    Outcome.UNCONFIRMED,  # first: it comes with listings the user can open and check
     Outcome.BLOCKED,
     Outcome.RATE_LIMITED,
     Outcome.TIMEOUT,
@@ -60,6 +61,8 @@ class ScanOptions:
     site_deadline: float = 300.0  # one slow site never holds up the rest longer than this
     delay_scale: float = 1.0  # multiplies every rule's delay (tests and the demo use less)
     today: date | None = None
+    analysis_workers: int = 2
+    analysis_budget: float = ANALYSIS_BUDGET  # seconds one page may take to read
 
 
 @dataclass
@@ -73,14 +76,33 @@ class _SiteState:
 
     def add(self, verdict: Verdict) -> None:
         """Keep one verdict per listing. A listing with a page of its own is keyed by that URL; one without
-        (a table row) by everything it shows, so the same row found by name and by phone counts once."""
+        (a table row) by everything it shows, so the same row found by name and by phone counts once. The
+        listing remembers every search that found it."""
         key = listing_key(verdict.listing)
         old = self.verdicts.get(key)
-        if old is None or (verdict.is_user, verdict.confidence) > (old.is_user, old.confidence):
-            self.verdicts[key] = verdict
+        best = verdict if old is None or _rank(verdict) > _rank(old) else old
+        if old is not None:
+            found_by = tuple(dict.fromkeys((*old.listing.found_by, *verdict.listing.found_by)))
+            best = replace(best, listing=replace(best.listing, found_by=found_by))
+        self.verdicts[key] = best
 
     def all_verdicts(self) -> tuple[Verdict, ...]:
         return tuple(self.verdicts.values())
+
+
+def _rank(v: Verdict) -> tuple[bool, bool, bool, bool, float]:
+    """Which of two readings of one listing to keep: the one that says most about the user."""
+    return (v.is_user, v.identifier_exposed, v.unconfirmed, v.namesake, v.confidence)
+
+
+def _unread(verdict: Verdict, why: str) -> Verdict:
+    """A card whose own page could not be read: it can be confirmed from the card, never ruled out."""
+    if verdict.is_user or verdict.identifier_exposed or verdict.ignored:
+        return verdict
+    reasons = (*verdict.reasons, f"we could not read the whole listing ({why})")
+    return replace(
+        verdict, unconfirmed=True, namesake=False, reasons=reasons, listing=replace(verdict.listing, unread=why)
+    )
 
 
 def site_verdict(
@@ -92,6 +114,17 @@ def site_verdict(
     records = tuple(state.records)
     found = any((v.is_user or v.identifier_exposed) and not v.ignored for v in verdicts)
     failures = [(r.outcome, r.detail) for r in records if r.outcome not in ANSWERED]
+    unconfirmed = [v for v in verdicts if v.unconfirmed and not (v.is_user or v.identifier_exposed or v.ignored)]
+    if unconfirmed:
+        n = len(unconfirmed)
+        failures.insert(
+            0,
+            (
+                Outcome.UNCONFIRMED,
+                f"{'a listing' if n == 1 else f'{n} listings'} with your name that we could not confirm or rule "
+                "out: open it and look",
+            ),
+        )
     if not records and not extra_reason and not failures:
         failures.append((Outcome.SKIPPED, "your profile has nothing this site can be searched by"))
     if found:
@@ -103,8 +136,8 @@ def site_verdict(
         detail += f" ({answered} of its requests had been answered)" if records else ""
     elif failures:
         outcome, detail = min(failures, key=lambda f: REASON_ORDER.index(f[0]))
-        n = len(failures)
-        if n > 1:
+        n = sum(1 for f in failures if f[0] is not Outcome.UNCONFIRMED)
+        if n > 1 or (n and outcome is Outcome.UNCONFIRMED):
             detail = f"{detail} ({n} of {len(records) or n} requests could not be checked)"
         status, reason = Status.COULD_NOT_CHECK, outcome
     else:
@@ -122,12 +155,13 @@ def site_verdict(
 
 
 class Scanner:
-    """Runs one scan with one shared fetcher."""
+    """Runs one scan with one shared fetcher and one analysis pool."""
 
-    def __init__(self, profile: Profile, options: ScanOptions, fetcher: Fetcher) -> None:
+    def __init__(self, profile: Profile, options: ScanOptions, fetcher: Fetcher, analysis: AnalysisPool) -> None:
         self.profile = profile
         self.options = options
         self.fetcher = fetcher
+        self.analysis = analysis
         self._pages: dict[tuple[str, str], asyncio.Task[Page]] = {}  # no URL is fetched twice in one scan
 
     def _get(self, url: str, rule: Rule, gate: SiteGate) -> asyncio.Task[Page]:
@@ -141,8 +175,8 @@ class Scanner:
     async def site(self, state: _SiteState) -> SiteResult:
         rule = state.rule
         gate = SiteGate(rule.concurrency, rule.delay * self.options.delay_scale)
-        queries = build_queries(self.profile, rule)
         try:
+            queries = build_queries(self.profile, rule)
             async with asyncio.timeout(self.options.site_deadline):
                 await asyncio.gather(*(self._query(q, rule, gate, state) for q in queries))
         except TimeoutError:
@@ -151,6 +185,9 @@ class Scanner:
                 state,
                 extra_reason=(Outcome.TIMEOUT, f"the site did not finish within {self.options.site_deadline:g} s"),
             )
+        except Exception as exc:  # a bug met on one site's pages ends that site, never the scan
+            self._cancel_pages(rule)
+            return site_verdict(state, extra_reason=(Outcome.ERROR, _failed_rule(rule, exc)))
         return site_verdict(state)
 
     def _cancel_pages(self, rule: Rule) -> None:
@@ -165,28 +202,46 @@ class Scanner:
         max_pages = rule.extract.next_page.max_pages if rule.extract.next_page else 1
         while url is not None and pages < max_pages:
             page = await asyncio.shield(self._get(url, rule, gate))
-            reading = read_page(page, rule)
+            reading = await self.analysis.results(page, rule.id, query.url)
             label = query.label if pages == 0 else f"{query.label} (page {pages + 1})"
+            detail = reading.classification.detail
+            if reading.notes:
+                detail += f"; {len(reading.notes)} link(s) that do not parse were ignored"
             state.records.append(
                 QueryRecord(
                     Query(query.site_id, query.kind, url, label),
                     reading.classification.outcome,
                     page.status,
-                    reading.classification.detail,
+                    detail,
                     page.final_url,
                 )
             )
-            if reading.classification.outcome is not Outcome.RESULTS:
+            if reading.cut:
+                # listings beyond what one page may hold were not read: the user may be among them
+                state.records.append(
+                    QueryRecord(
+                        Query(query.site_id, query.kind, url, f"{label} (listings not read)"),
+                        Outcome.SKIPPED,
+                        page.status,
+                        f"the page had more than {MAX_LISTINGS} listings ({reading.cut} not read): check the rest "
+                        "by hand",
+                        page.final_url,
+                    )
+                )
+            if not reading.read_listings:
                 return
-            listings = reading.extraction.listings
             await asyncio.gather(
                 *(
-                    self._listing(listing, link, query, rule, gate, state)
-                    for listing, link in zip(listings, reading.extraction.detail_links, strict=True)
+                    self._listing(verdict, link, worth, query, rule, gate, state)
+                    for verdict, link, worth in zip(
+                        reading.verdicts, reading.detail_links, reading.worth_detail, strict=True
+                    )
                 )
             )
+            if reading.classification.outcome is not Outcome.RESULTS:
+                return  # a page that no longer looks like its rule: its next-page link is not trusted either
             pages += 1
-            url = reading.extraction.next_page
+            url = reading.next_page
         if url is not None:
             # more result pages than the rule reads: the user may be on one of them
             state.records.append(
@@ -198,43 +253,48 @@ class Scanner:
                 )
             )
 
-    def _worth_a_detail_visit(self, listing: Listing) -> bool:
-        names = listing.values.get(ExposureKind.NAME, ())
-        if not names:
-            return True
-        return any(name_match(ev.value, self.profile) for ev in names)
-
     async def _listing(
-        self, listing: Listing, link: str | None, query: Query, rule: Rule, gate: SiteGate, state: _SiteState
+        self,
+        verdict: Verdict,
+        link: str | None,
+        worth: bool,
+        query: Query,
+        rule: Rule,
+        gate: SiteGate,
+        state: _SiteState,
     ) -> None:
         detail = rule.extract.detail
+        listing = verdict.listing
         # Only listings that carry one of the user's names are worth a second request: others are strangers.
         unopened = False
-        if detail is not None and link and self._worth_a_detail_visit(listing):
+        if detail is not None and link and worth:
             first_visit = link not in state.detail_links
             if first_visit and len(state.detail_links) >= detail.max_listings:
                 unopened = True
             else:
                 state.detail_links.add(link)  # claimed before awaiting: listings run concurrently
                 page = await asyncio.shield(self._get(link, rule, gate))
-                ok = page.failure is None and (page.status or 0) < 400
+                read = await self.analysis.detail(page, rule.id, listing)
+                classification = read.classification if isinstance(read, DetailReading) else read
                 if first_visit:
-                    shown = listing.values.get(ExposureKind.NAME, ())
-                    who = shown[0].value if shown else "a listing"
+                    names = listing.values.get(ExposureKind.NAME, ())
+                    who = names[0].value if names else "a listing"
                     state.records.append(
                         QueryRecord(
                             Query(query.site_id, query.kind, link, f"detail page of {who}"),
-                            Outcome.RESULTS if ok else (page.failure or Outcome.UNRECOGNIZED),
+                            classification.outcome,
                             page.status,
-                            page.detail if not ok else "",
+                            "" if classification.outcome is Outcome.RESULTS else classification.detail,
                             page.final_url,
                         )
                     )
-                if ok:
-                    listing = merge_detail(listing, Document(page.text, page.final_url), detail)
-        verdict = judge(listing, self.profile, self.options.today)
+                if isinstance(read, DetailReading):
+                    verdict = read.verdict
+                else:
+                    verdict = _unread(verdict, f"its own page: {classification.detail}")
         if unopened and not verdict.is_user:
             # a listing with the user's name whose page we may not open cannot be ruled out
+            verdict = _unread(verdict, "its own page was not opened")
             state.records.append(
                 QueryRecord(
                     Query(query.site_id, query.kind, link or listing.url, "detail page not opened"),
@@ -245,6 +305,10 @@ class Scanner:
                 )
             )
         state.add(verdict)
+
+
+def _failed_rule(rule: Rule, exc: Exception) -> str:
+    return f"rule {rule.id} failed on this site ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
 
 
 async def scan(
@@ -263,8 +327,11 @@ async def scan(
     results: dict[str, SiteResult] = {}
     interrupted = False
     t0 = time.monotonic()
+    analysis = AnalysisPool(
+        Analyzer(profile, {r.id: r for r in rules}, options.today), options.analysis_workers, options.analysis_budget
+    )
     async with Fetcher(options.fetch) as fetcher:
-        scanner = Scanner(profile, options, fetcher)
+        scanner = Scanner(profile, options, fetcher, analysis)
         tasks = {asyncio.create_task(scanner.site(states[r.id]), name=r.id): r.id for r in rules}
         stop_task = asyncio.ensure_future(stop.wait()) if stop is not None else None
         pending: set[asyncio.Future[object]] = set(tasks)  # type: ignore[arg-type]
@@ -292,6 +359,7 @@ async def scan(
                 page_task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=2)
+            analysis.close()
     for rule in rules:
         if rule.id not in results:
             results[rule.id] = site_verdict(

@@ -78,6 +78,8 @@ def _name_vars(name: PersonName) -> dict[str, str]:
 def _address_vars(a: Address) -> dict[str, str]:
     return {
         "street": a.street.title(),
+        "street_line": a.street_line,
+        "unit_full": a.unit_full,
         "house": a.house,
         "street_name": a.street_name.title(),
         "unit": a.unit,

@@ -109,15 +109,24 @@ _STATE_NAMES = (
     "Vermont|Virginia|Washington|West Virginia|Wisconsin|Wyoming|Puerto Rico"
 )
 # "Springfield, IL", "Springfield, Illinois", "Winston-Salem, NC 27101": a city of at most five words
-_PLACE = r"([A-Za-z][A-Za-z.'\-]*(?: [A-Za-z][A-Za-z.'\-]*){0,4}),\s*(" + _STATE_NAMES + r"|[A-Z]{2})(?:\s+\d{5}(?:-\d{4})?)?"
+_PLACE = (
+    r"([A-Za-z][A-Za-z.'\-]*(?: [A-Za-z][A-Za-z.'\-]*){0,4}),\s*("
+    + _STATE_NAMES
+    + r"|[A-Z]{2})(?:\s+\d{5}(?:-\d{4})?)?"
+)
 _PLACE_RE = re.compile(r"(?<![A-Za-z])" + _PLACE + r"(?![A-Za-z])")
 _PLACE_FULL_RE = re.compile(r"^\s*" + _PLACE + r"\s*$")
+# "..., lives in Springfield, Illinois": a current place inside a sentence
+_LIVES_IN_RE = re.compile(r"\b(?:currently\s+)?(?:lives|resides|living|located)\s+in\s+" + _PLACE, re.I)
 _AGE_RES = (
     re.compile(r"\bage[ds]?\b\s*[:\-]?\s*(\d{1,3})\b", re.I),
     re.compile(r"\b(\d{1,3})\s*(?:years?\s*old|yrs?\b\.?|y/o\b)", re.I),
     # "(47)" beside a name; never an area code "(217)" and never the start of a phone number
     re.compile(r"\((\d{2})\)(?![\s.\-]*\d)"),
+    # "Jane Testwood, 47": a name heading with the age after a comma
+    re.compile(r"^[A-Za-z][A-Za-z .'\-]{1,60},\s*(\d{2,3})\s*$"),
 )
+_AGE_ANY = re.compile("|".join(p.pattern for p in _AGE_RES), re.I)
 # separators between facts that share one element: "Age 47 • Springfield, IL", "Age 47 - Springfield, IL"
 _SEGMENT_SPLIT = re.compile(r"\s*[•·|\u2022\u00b7]\s*|\s+[\-–—]\s+")
 _VALUE_SPLIT = re.compile(r"\s*[,;|•·\u2022\u00b7]\s*")
@@ -125,11 +134,12 @@ _MORE = re.compile(r"^(?:and\s+|\+\s*)?\d+\s+(?:more|others?)\b|^(?:view|see|sho
 _AND_MORE = re.compile(r"\s*(?:\band\s+|\+\s*)\d+\s+(?:more|others?)\b.*$", re.I)
 _NAME_WORD = re.compile(r"^[A-Za-z][A-Za-z.'\-]*$")
 # words that are buttons and headings, never part of a person's name
-_UI_WORDS = frozenset(
-    "view details detail report full more see show all profile search results result click here free phone phones "
-    "address addresses email emails age lives lived related relatives aliases known also previous past current "
-    "open record records background check info information unlock premium".split()
+_UI_WORDS_TEXT = (
+    "view details detail report full more see show all profile search results result click here free phone "
+    "phones address addresses email emails age lives lived related relatives aliases known also previous past "
+    "current open record records background check info information unlock premium"
 )
+_UI_WORDS = frozenset(_UI_WORDS_TEXT.split())
 MAX_VALUES = 40  # per kind and listing: a card lists a handful
 
 
@@ -287,11 +297,11 @@ def places_in(text: str) -> list[str]:
 
 
 def age_in(text: str) -> str | None:
-    """The age as written ("Age 47", "47 years old", "(47)"), or None."""
+    """The age a text shows ("Age 47", "47 years old", "(47)", "Jane Doe, 47"), as "Age 47"; or None."""
     for pattern in _AGE_RES:
         m = pattern.search(text)
         if m and 0 < int(m.group(1)) < 120:
-            return m.group(0).strip()
+            return f"Age {int(m.group(1))}"
     return None
 
 
@@ -334,7 +344,12 @@ def read_text(listing: Any, wanted: frozenset[ExposureKind]) -> dict[ExposureKin
             age = age_in(chunk)
             if age:
                 add(ExposureKind.AGE, age, chunk)
+        for m in _LIVES_IN_RE.finditer(chunk):
+            if state_abbr(m.group(2)):
+                current.append(Evidence(f"{m.group(1)}, {m.group(2)}", chunk))
         for segment in _SEGMENT_SPLIT.split(chunk):
+            # "(47) Springfield, IL": the age beside the place is not part of it
+            segment = _AGE_ANY.sub("", segment).strip(" ,")
             if _PLACE_FULL_RE.match(segment) and places_in(segment):
                 current.append(Evidence(segment.strip(), chunk))
     if ExposureKind.LOCATION in wanted:

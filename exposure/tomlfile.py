@@ -34,7 +34,9 @@ def line_of(text: str, loc: Sequence[int | str]) -> int | None:
     key after it (`url = ...`, or a key inside an inline table), so `opt_out.url` is not taken for the first
     `url` of the file.
     """
-    pos, found, path = 0, None, []
+    pos: int = 0
+    found: int | None = None
+    path: list[str] = []
     for part in loc:
         if isinstance(part, int):
             name = re.escape(".".join(path))

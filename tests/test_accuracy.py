@@ -22,6 +22,7 @@ import lxml.html
 import pytest
 
 from exposure.models import ExposureKind, Verdict
+from exposure.parse import is_hidden
 
 
 def _load_corpus_module() -> ModuleType:
@@ -62,11 +63,16 @@ def test_corpus_is_complete() -> None:
 
 
 def _listing_count(rule: Any, page: bytes) -> int:
-    """How many listings the rule's selectors find, counted with lxml: the truth must list each of them."""
+    """How many listings the rule's selectors find, counted with lxml: the truth must list each of them.
+    Hidden elements (hidden, aria-hidden, display:none, d-none) are no listings."""
     doc = lxml.html.document_fromstring(page)
     count = 0
     if rule.extract.listing:
-        count += len(doc.cssselect(rule.extract.listing))
+        count += sum(
+            1
+            for el in doc.cssselect(rule.extract.listing)
+            if not any(is_hidden(a) for a in el.iterancestors()) and not is_hidden(el)
+        )
     if rule.extract.embedded:
         for script in doc.cssselect(rule.extract.embedded.script):
             found = jmespath.search(rule.extract.embedded.listings, json.loads(script.text_content()))
@@ -88,7 +94,7 @@ def test_case_truth_is_consistent(case: Any) -> None:
         where = f"listing {i} ({t.name})"
         for kind, value in t.exposed_match:
             assert value in own[kind], f"{where}: {kind} {value} is not the profile's"
-        if t.truth in ("namesake", "other"):
+        if t.truth in ("namesake", "unconfirmed", "other"):
             assert not t.exposed_match, f"{where}: a {t.truth} cannot show the user's own values"
         if t.truth == "identifier":
             assert t.exposed_match, f"{where}: an identifier listing must show one of the user's values"
@@ -109,7 +115,7 @@ def _shown_name(v: Verdict) -> str:
 
 
 def _describe(v: Verdict) -> str:
-    state = "user" if v.is_user else "namesake" if v.namesake else "identifier" if v.identifier_exposed else "other"
+    state = corpus.state_of(v)
     exposed = ", ".join(
         f"{e.kind}:{e.value}{'*' if e.matches_profile else ''}{' (partial)' if e.partial else ''}" for e in v.exposed
     )
@@ -120,13 +126,15 @@ def _problems(truth: Any, v: Verdict) -> list[str]:
     """Everything wrong with one verdict, in words, so one run shows every failure of a case."""
     out = []
     expected = {
-        "user": (True, False, None),  # identifier_exposed is not asserted for the user's own listing
-        "namesake": (False, True, False),
-        "identifier": (False, False, True),
-        "other": (False, False, False),
+        "user": (True, False, None, False),  # identifier_exposed is not asserted for the user's own listing
+        "namesake": (False, True, False, False),
+        "unconfirmed": (False, False, False, True),
+        "identifier": (False, False, True, False),
+        "other": (False, False, False, False),
     }[truth.truth]
-    got = (v.is_user, v.namesake, v.identifier_exposed)
-    for label, want, have in zip(("is_user", "namesake", "identifier_exposed"), expected, got, strict=True):
+    got = (v.is_user, v.namesake, v.identifier_exposed, v.unconfirmed)
+    labels = ("is_user", "namesake", "identifier_exposed", "unconfirmed")
+    for label, want, have in zip(labels, expected, got, strict=True):
         if want is not None and want != have:
             out.append(f"{label} is {have}, expected {want}")
     if truth.truth == "user" and v.is_user and not v.reasons:
