@@ -30,7 +30,7 @@ from .pipeline import ScanOptions, scan
 from .profile import ProfileFile, default_profile_path, dump_profile, load_profile, write_private
 from .report.interface import Format
 from .report.write import write_reports
-from .rules import BUNDLED_RULES, Rule, load_rules
+from .rules import BUNDLED_RULES, Catalog, load_catalog
 
 EXIT_CLEAN, EXIT_LISTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -68,11 +68,11 @@ def _fail(exc: ConfigError | str) -> typer.Exit:
     return typer.Exit(EXIT_BAD_INPUT)
 
 
-def _load_rules(folders: Sequence[Path] | None) -> list[Rule]:
-    rules = load_rules(list(folders) if folders else [BUNDLED_RULES])
-    if not rules:
+def _load_rules(folders: Sequence[Path] | None) -> Catalog:
+    catalog = load_catalog(list(folders) if folders else [BUNDLED_RULES])
+    if not len(catalog):
         raise ConfigError(", ".join(str(f) for f in (folders or [BUNDLED_RULES])), "", "no rule files (*.toml) found")
-    return rules
+    return catalog
 
 
 def _run(coro_factory: object) -> ScanResult:
@@ -172,7 +172,7 @@ def _scan_and_report(
 ) -> int:
     try:
         profile = load_profile(profile_path)
-        rules = _load_rules(rule_dirs)
+        catalog = _load_rules(rule_dirs)
     except ConfigError as exc:
         raise _fail(exc) from exc
     fmts = list(dict.fromkeys(formats)) if formats else [Format.HTML, Format.JSON]
@@ -187,12 +187,13 @@ def _scan_and_report(
         disable=not show,
         transient=True,
     ) as bar:
-        task = bar.add_task("", total=len(rules))
+        task = bar.add_task("", total=len(catalog.rules))
 
         def on_site(s: SiteResult) -> None:
             bar.update(task, advance=1, description=s.site.name)
 
-        result = _run(lambda stop: scan(profile, rules, options, on_site=on_site, stop=stop))
+        by_hand = [m.by_hand() for m in catalog.manual]
+        result = _run(lambda stop: scan(profile, catalog.rules, options, on_site=on_site, stop=stop, by_hand=by_hand))
     if history_dir is not None:
         result = replace(result, changes=compare_with_last(result, history_dir))
         save_history(result, history_dir)
@@ -329,10 +330,19 @@ def rules_check(rules: RulesOpt = None) -> None:
         loaded = _load_rules(rules)
     except ConfigError as exc:
         raise _fail(exc) from exc
-    for r in loaded:
+    for r in loaded.rules:
         kinds = ", ".join(sorted({s.kind.value for s in r.searches}))
         out.print(f"{r.id:30} {r.domain:32} searches by {kinds}", highlight=False)
-    out.print(f"{len(loaded)} rule(s) valid.")
+    for m in loaded.manual:
+        out.print(f"{m.id:30} {m.domain:32} check by hand", highlight=False)
+    silent = [r.id for r in loaded.rules if not r.extract.expect]
+    if silent:
+        console.print(
+            f"[yellow]warning:[/] {len(silent)} rule(s) declare no `expect` fields, so a change of the site's page "
+            f"cannot be noticed: {', '.join(silent)}",
+            highlight=False,
+        )
+    out.print(f"{len(loaded.rules)} rule(s) valid, {len(loaded.manual)} site(s) to check by hand.")
 
 
 @rules_app.command("schema")

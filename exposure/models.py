@@ -185,6 +185,15 @@ class SiteInfo:
 
 
 @dataclass(frozen=True)
+class ByHand:
+    """A site in the catalog that cannot be checked automatically: the person searches it themselves."""
+
+    site: SiteInfo
+    opt_out: OptOut | None
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class SiteResult:
     """The verdict for one site and everything that led to it."""
 
@@ -248,3 +257,4 @@ class ScanResult:
     tool_version: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
     changes: ScanDiff | None = None  # against the previous scan in the history, when there is one
+    by_hand: tuple[ByHand, ...] = ()  # catalog sites that cannot be checked automatically: never counted as checked

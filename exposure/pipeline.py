@@ -25,6 +25,7 @@ from .fetch import Fetcher, FetchSettings, SiteGate
 from .findings import listing_key
 from .models import (
     ANSWERED,
+    ByHand,
     ExposureKind,
     Outcome,
     Page,
@@ -318,6 +319,7 @@ async def scan(
     *,
     on_site: Callable[[SiteResult], None] | None = None,
     stop: asyncio.Event | None = None,
+    by_hand: Sequence[ByHand] = (),
 ) -> ScanResult:
     """Scan every rule's site for the profile. Setting `stop` ends the scan early, keeping what is known."""
     options = options or ScanOptions()
@@ -375,4 +377,5 @@ async def scan(
         profile_label=profile.name.original,
         tool_version=__version__,
         extra={"requests": str(fetcher.requests_sent), "seconds": f"{time.monotonic() - t0:.2f}"},
+        by_hand=tuple(by_hand),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .domains import normalize_domain, url_problem
 from .errors import RuleError
-from .models import OptOut, QueryKind, SiteInfo
+from .models import ByHand, OptOut, QueryKind, SiteInfo
 from .tomlfile import line_of, raise_invalid, read_toml
 
 # The catalog ships inside the package, so a wheel or pipx install has every site.
@@ -152,6 +153,12 @@ class Search(_Strict):
     @property
     def uses_location(self) -> bool:
         return bool({v for v, _ in template_fields(self.url)} & LOCATION_VARS)
+
+
+def check_id(v: str) -> str:
+    if not ID_RE.match(v):
+        raise ValueError("id must be lower-case letters, digits, '.', '_' or '-'")
+    return v
 
 
 class PageMatcher(_Strict):
@@ -395,12 +402,7 @@ class Rule(_Strict):
     # keep cookies the site sets for later requests to it (never to any other site); off unless a site needs it
     cookies: bool = False
 
-    @field_validator("id")
-    @classmethod
-    def _id(cls, v: str) -> str:
-        if not ID_RE.match(v):
-            raise ValueError("id must be lower-case letters, digits, '.', '_' or '-'")
-        return v
+    _id = field_validator("id")(lambda v: check_id(v))
 
     @model_validator(mode="after")
     def _same_site(self) -> Rule:
@@ -439,34 +441,111 @@ class Rule(_Strict):
         return OptOut(o.url, o.method, tuple(o.requires), o.steps, o.days, tuple(o.covers))
 
 
-def load_rule(path: Path) -> Rule:
-    """Read and validate one rule file; raise RuleError naming the file, key and line."""
+class ManualSite(_Strict):
+    """A site that cannot be checked automatically (no free search URL, results only behind a paywall or a
+    sign-up funnel that answers the same for everyone): the report lists it under "check by hand" with its
+    search page and opt-out facts, and it is never counted as checked."""
+
+    id: str
+    name: str
+    domain: str
+    check: Literal["by_hand"]
+    category: str = "people-search"
+    parent: str = ""
+    sister_sites: list[str] = []
+    tags: list[str] = []
+    manual_url: str  # where a person can search by hand
+    why: str = ""  # why it cannot be checked automatically, in the user's words
+    source: Source = Source()
+    opt_out: OptOutRule
+    registry: Registry = Registry()
+
+    _id = field_validator("id")(lambda v: check_id(v))
+
+    @model_validator(mode="after")
+    def _same_site(self) -> ManualSite:
+        normalize_domain(self.domain)
+        check_http_url(self.manual_url, "manual_url")
+        if url_problem(self.manual_url, self.domain):
+            raise ValueError(f"manual_url {self.manual_url!r} is outside the site's domain")
+        return self
+
+    def info(self) -> SiteInfo:
+        return SiteInfo(
+            id=self.id,
+            name=self.name,
+            domain=self.domain,
+            category=self.category,
+            parent=self.parent,
+            sister_sites=tuple(self.sister_sites),
+            manual_url=self.manual_url,
+        )
+
+    def opt_out_info(self) -> OptOut:
+        o = self.opt_out
+        return OptOut(o.url, o.method, tuple(o.requires), o.steps, o.days, tuple(o.covers))
+
+    def by_hand(self) -> ByHand:
+        return ByHand(self.info(), self.opt_out_info(), self.why)
+
+
+def load_entry(path: Path) -> Rule | ManualSite:
+    """Read and validate one catalog file (a rule, or a by-hand entry); raise RuleError naming the file,
+    key and line."""
     text, data = read_toml(path, RuleError)
+    model: type[Rule] | type[ManualSite] = ManualSite if data.get("check") == "by_hand" else Rule
     try:
-        rule = Rule.model_validate(data)
+        entry = model.model_validate(data)
     except ValidationError as exc:
         raise_invalid(path, text, exc, RuleError, "key")
-    if rule.id != path.stem:
+    if entry.id != path.stem:
         raise RuleError(
             path,
             f"line {line_of(text, ('id',)) or 1}: key id",
-            f"id {rule.id!r} must equal the file name {path.stem!r}",
+            f"id {entry.id!r} must equal the file name {path.stem!r}",
         )
-    return rule
+    return entry
 
 
-def load_rules(folders: Sequence[Path]) -> list[Rule]:
-    """Every `*.toml` rule in the folders, sorted by id; duplicate ids are an error."""
-    rules: dict[str, Rule] = {}
+def load_rule(path: Path) -> Rule:
+    """Read and validate one rule file; raise RuleError naming the file, key and line."""
+    entry = load_entry(path)
+    if not isinstance(entry, Rule):
+        raise RuleError(path, "key check", "a by-hand entry, not a rule that can be scanned")
+    return entry
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The sites of a scan: rules to scan, and sites to check by hand."""
+
+    rules: tuple[Rule, ...]
+    manual: tuple[ManualSite, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.rules) + len(self.manual)
+
+
+def load_catalog(folders: Sequence[Path]) -> Catalog:
+    """Every `*.toml` entry in the folders, sorted by id; duplicate ids are an error."""
+    entries: dict[str, Rule | ManualSite] = {}
     for folder in folders:
         if not folder.is_dir():
             raise RuleError(folder, "", "not a folder of rule files")
         for path in sorted(folder.glob("*.toml")):
-            rule = load_rule(path)
-            if rule.id in rules:
-                raise RuleError(path, "key id", f"id {rule.id!r} is defined twice")
-            rules[rule.id] = rule
-    return [rules[k] for k in sorted(rules)]
+            entry = load_entry(path)
+            if entry.id in entries:
+                raise RuleError(path, "key id", f"id {entry.id!r} is defined twice")
+            entries[entry.id] = entry
+    ordered = [entries[k] for k in sorted(entries)]
+    return Catalog(
+        tuple(e for e in ordered if isinstance(e, Rule)), tuple(e for e in ordered if isinstance(e, ManualSite))
+    )
+
+
+def load_rules(folders: Sequence[Path]) -> list[Rule]:
+    """Every rule that can be scanned in the folders, sorted by id (by-hand entries left out)."""
+    return list(load_catalog(folders).rules)
 
 
 def schema() -> dict[str, Any]:

@@ -64,9 +64,7 @@ def scan_site(
 ) -> tuple[SiteResult, list[str]]:
     with LocalServer(dict(routes), fallback=fallback or Canned(page(NO_RESULTS))) as server:
         host = server.base.removeprefix("http://")
-        text = OLD_RULE.format(
-            id="drift", host=host, base=server.base, expect=expect, extra=extra, location=location
-        )
+        text = OLD_RULE.format(id="drift", host=host, base=server.base, expect=expect, extra=extra, location=location)
         path = tmp_path / "drift.toml"
         path.write_text(textwrap.dedent(text))
         rule: Rule = load_rule(path)
@@ -98,7 +96,8 @@ def test_label_spans_are_read_as_relatives_and_places(tmp_path: Path, profile: P
     inner = (
         '<div class="meta"><span class="lbl">Age</span> <span>47</span></div>'
         '<div><span class="lbl">Lives in</span> <span>Springfield, IL</span></div>'
-        '<div><span class="lbl">Related to</span> <a href="/p/1">Robert Testwood</a>, <a href="/p/2">Ellen Holl…</a></div>'
+        '<div><span class="lbl">Related to</span> <a href="/p/1">Robert Testwood</a>, '
+        '<a href="/p/2">Ellen Holl…</a></div>'
         '<div><span class="lbl">Used to live in</span> <span>Evanston, IL</span> <span>Tucson, AZ</span></div>'
     )
     result, _ = scan_site(tmp_path, profile, {"/name/jane-testwood": Canned(page(card("Jane Testwood", inner)))})
@@ -139,7 +138,8 @@ def test_data_attribute_links_are_followed(tmp_path: Path, profile: Profile) -> 
 
 def test_hidden_duplicate_cards_and_hidden_no_results_box_are_not_read(tmp_path: Path, profile: Profile) -> None:
     mine = card("Jane M Testwood", "<span class='age'>Age 47</span><span class='location'>Springfield, IL</span>")
-    hidden = card("Jane Testwood", "<span class='age'>Age 31</span><span class='location'>Tucson, AZ</span>", "card d-none")
+    tucson = "<span class='age'>Age 31</span><span class='location'>Tucson, AZ</span>"
+    hidden = card("Jane Testwood", tucson, "card d-none")
     also_hidden = card("Jane Testwood", "<span class='age'>Age 52</span>", attrs='style="display: none"')
     body = mine + hidden + also_hidden + '<div id="no-results" hidden>No records match your search.</div>'
     result, _ = scan_site(tmp_path, profile, {"/name/jane-testwood": Canned(page(body))})
@@ -168,9 +168,8 @@ def test_listings_lacking_expected_fields_make_the_page_unrecognized(tmp_path: P
 
 
 def test_strangers_on_a_page_that_fits_its_rule_are_not_found(tmp_path: Path, profile: Profile) -> None:
-    cards = "".join(
-        card(n, "<span class='age'>Age 60</span><span class='location'>Reno, NV</span>") for n in ("Mark Dune", "Ann Lee")
-    )
+    reno = "<span class='age'>Age 60</span><span class='location'>Reno, NV</span>"
+    cards = "".join(card(n, reno) for n in ("Mark Dune", "Ann Lee"))
     result, _ = scan_site(tmp_path, profile, {"/name/jane-testwood": Canned(page(cards))})
     assert result.status is Status.NOT_FOUND, (result.reason, result.detail)
 
@@ -186,7 +185,8 @@ def test_field_selector_never_matches_the_listing_itself(tmp_path: Path, profile
 
 
 def test_place_label_is_not_part_of_the_city(tmp_path: Path, profile: Profile) -> None:
-    body = card("Jane Testwood", "<span class='age'>Age 47</span><span class='location'>Lives in Springfield, IL</span>")
+    lives = "<span class='age'>Age 47</span><span class='location'>Lives in Springfield, IL</span>"
+    body = card("Jane Testwood", lives)
     result, _ = scan_site(tmp_path, profile, {"/name/jane-testwood": Canned(page(body))})
     assert result.status is Status.FOUND
     body = card("Jane Testwood", "<span class='age'>Age 47</span><span class='location'>LIVES IN SPRINGFIELD</span>")

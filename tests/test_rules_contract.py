@@ -19,9 +19,11 @@ from servers import Canned, LocalServer
 
 from exposure.models import ExposureKind, Outcome, Status
 from exposure.profile import Profile
-from exposure.rules import BUNDLED_RULES, Rule, load_rules
+from exposure.rules import BUNDLED_RULES, Rule, load_catalog
 
-RULES = load_rules([BUNDLED_RULES])
+CATALOG = load_catalog([BUNDLED_RULES])
+RULES = list(CATALOG.rules)
+MANUAL = list(CATALOG.manual)
 SITES = FIXTURES / "sites"
 
 
@@ -75,6 +77,17 @@ def test_rule_has_fixtures(rule: Rule) -> None:
         assert (folder / expect[scenario]["file"]).is_file()
     assert rule.source.checked and rule.source.urls, f"rule {rule.id} must say where its facts came from"
     assert rule.opt_out is not None, f"rule {rule.id} must say how to opt out"
+    assert rule.extract.expect, f"rule {rule.id} must say which fields its listings always show (extract.expect)"
+    assert rule.registry.california is not None, f"rule {rule.id} must say whether it is in the CA registry"
+
+
+@pytest.mark.parametrize("entry", MANUAL, ids=[m.id for m in MANUAL])
+def test_by_hand_entry_is_complete(entry: Any) -> None:
+    assert entry.manual_url and entry.why, f"{entry.id}: a by-hand entry says where to search and why by hand"
+    assert entry.source.checked and entry.source.urls, f"{entry.id} must say where its facts came from"
+    assert entry.opt_out.url and entry.opt_out.steps, f"{entry.id} must say how to opt out"
+    assert entry.registry.california is not None, f"{entry.id} must say whether it is in the CA registry"
+    assert not (SITES / entry.id).exists() or (SITES / entry.id / "expect.toml").exists()
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.id for r in RULES])
