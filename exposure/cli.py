@@ -1,7 +1,8 @@
 """The `exposure` command: parse options, call the pipeline, print. Nothing else lives here.
 
-Exit codes: 0 nothing of yours was found, 1 you are listed somewhere, 2 bad input (profile, rules,
-options), 130 the scan was interrupted (the reports for the sites already checked are still written).
+Exit codes: 0 every site answered and none lists you, 1 you are listed somewhere, 2 bad input (profile,
+rules, options), 3 not listed where checked but some sites could not be checked (or none could), 130 the
+scan was interrupted (the reports for the sites already checked are still written).
 """
 
 from __future__ import annotations
@@ -31,14 +32,14 @@ from .profile import ProfileFile, default_profile_path, dump_profile, load_profi
 from .report.interface import Format
 from .report.write import write_reports
 from .rules import BUNDLED_RULES, Catalog, load_catalog
-
-EXIT_CLEAN, EXIT_LISTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+from .summary import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_INTERRUPTED, ScanOutcome, exit_code, headline, outcome
 
 app = typer.Typer(
     help=(
         "Find where your name, phones, emails and addresses are published on people-search sites, "
         "and how to get each listing removed.\n\n"
-        "Exit codes: 0 nothing of yours found; 1 you are listed somewhere; 2 bad input; "
+        "Exit codes: 0 every site answered and none lists you; 1 you are listed somewhere; 2 bad input; "
+        "3 not listed where checked, but some sites could not be checked; "
         "130 interrupted (reports for the sites already checked are still written)."
     ),
     no_args_is_help=True,
@@ -145,9 +146,13 @@ def _summary(result: ScanResult, paths: Sequence[Path]) -> None:
             why = f"{len(s.namesakes)} namesake(s) only" if s.namesakes else ""
         table.add_row(s.site.name, _status_cell(s), why)
     out.print(table)
-    found = sum(s.status is Status.FOUND for s in result.sites)
-    cnc = sum(s.status is Status.COULD_NOT_CHECK for s in result.sites)
-    out.print(f"Listed on {found} of {len(result.sites)} sites; {cnc} could not be checked.", highlight=False)
+    style = {ScanOutcome.LISTED: "bold red", ScanOutcome.NOT_LISTED: "green"}.get(outcome(result), "bold")
+    out.print(f"[{style}]{headline(result)}[/]", highlight=False)
+    unconfirmed = sum(len(s.unconfirmed) for s in result.sites)
+    if unconfirmed:
+        out.print(f"{unconfirmed} listing(s) with your name to check yourself: see the report.", highlight=False)
+    if result.by_hand:
+        out.print(f"{len(result.by_hand)} site(s) can only be checked by hand: see the report.", highlight=False)
     c = result.changes
     if c is not None:
         out.print(
@@ -191,6 +196,11 @@ def _scan_and_report(
 
         def on_site(s: SiteResult) -> None:
             bar.update(task, advance=1, description=s.site.name)
+            if s.detail.startswith("no network") and not warned:
+                warned.append(True)
+                console.print("[bold]no network: nothing can be checked[/] (stopping the scan)", highlight=False)
+
+        warned: list[bool] = []
 
         by_hand = [m.by_hand() for m in catalog.manual]
         result = _run(lambda stop: scan(profile, catalog.rules, options, on_site=on_site, stop=stop, by_hand=by_hand))
@@ -199,9 +209,7 @@ def _scan_and_report(
         save_history(result, history_dir)
     paths = write_reports(result, fmts, out_dir)
     _summary(result, paths)
-    if result.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_LISTED if any(s.status is Status.FOUND for s in result.sites) else EXIT_CLEAN
+    return exit_code(result)
 
 
 @app.command("scan")

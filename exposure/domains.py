@@ -26,6 +26,12 @@ def _registered(host: str) -> str:
     return ""
 
 
+def registered_domain(host: str) -> str:
+    """The registered domain of a host ("www.example.com" -> "example.com"); "" for a public suffix ("com",
+    "co.uk") and for hosts without one."""
+    return _registered(host.strip(".").lower())
+
+
 def site_of(url: str) -> str:
     """The site key of an absolute URL: its registered domain, or host:port when it has none."""
     parts = urlsplit(url)

@@ -26,13 +26,15 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import aiohttp
+import aiohttp.abc
 import brotli
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from . import __version__
 from .classify import challenge_in
-from .domains import url_problem
+from .domains import registered_domain, site_of, url_problem
 from .models import Outcome, Page
 
 USER_AGENT = f"Mozilla/5.0 (compatible; exposure/{__version__}; personal data exposure audit)"
@@ -73,6 +75,7 @@ class _Failure(Exception):
         retry_after: float | None = None,
         retry: bool = False,
         final_url: str = "",
+        raw: str = "",
     ):
         super().__init__(detail)
         self.outcome = outcome
@@ -81,6 +84,7 @@ class _Failure(Exception):
         self.retry_after = retry_after
         self.retry = retry
         self.final_url = final_url
+        self.raw = raw
 
 
 # ----------------------------------------------------------------- bounded decoding
@@ -300,6 +304,73 @@ class SiteGate:
         self._sem.release()
 
 
+class _ConnectTo(aiohttp.abc.AbstractResolver):
+    """Resolves the hosts of `FetchSettings.connect_to` to their local server (address and port), like curl's
+    --connect-to; every other host the normal way."""
+
+    def __init__(self, routes: Mapping[str, str]) -> None:
+        self._routes = {h.lower(): to for h, to in routes.items()}
+        self._default = aiohttp.DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[aiohttp.abc.ResolveResult]:
+        to = self._routes.get(host.lower())
+        if to is None:
+            return await self._default.resolve(host, port, family)  # type: ignore[arg-type]
+        address, _, to_port = to.rpartition(":")
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": int(to_port),
+                "family": 2,  # AF_INET: local test servers listen on 127.0.0.1
+                "proto": 0,
+                "flags": 0,
+            }
+        ]
+
+    async def close(self) -> None:
+        await self._default.close()
+
+
+# ----------------------------------------------------------------- cookies
+
+
+class SiteCookies:
+    """The cookies of one site, for a rule that needs them (`cookies = true`): sent back to that site only.
+
+    A cookie is kept only when it is host-only or its Domain is the site's own registered domain (or a
+    subdomain of it); "Domain=com" and any other public suffix, or another site's domain, are refused.
+    """
+
+    MAX = 50  # cookies kept per site
+
+    def __init__(self, domain: str) -> None:
+        self.domain = domain
+        self.values: dict[str, str] = {}
+        self.refused = 0
+
+    def header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.values.items())
+
+    def update(self, set_cookies: list[str], url: str) -> None:
+        from http.cookies import CookieError, SimpleCookie
+
+        for raw in set_cookies:
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(raw)
+            except CookieError:
+                self.refused += 1
+                continue
+            for name, morsel in jar.items():
+                scope = morsel["domain"].lstrip(".").lower()
+                if scope and (not registered_domain(scope) or site_of(f"http://{scope}/") != site_of(url)):
+                    self.refused += 1  # a public suffix, or someone else's domain
+                    continue
+                if len(self.values) < self.MAX or name in self.values:
+                    self.values[name] = morsel.value
+
+
 # ----------------------------------------------------------------- the fetcher
 
 
@@ -312,11 +383,26 @@ class Fetcher:
         self._client: httpx.AsyncClient | None = None
         self._transport: AiohttpTransport | None = None
         self.requests_sent = 0
+        self.answers = 0  # responses of any kind: proof that the network works
+        self.unreachable = 0  # requests whose host could not be found (DNS): a sign of no network
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
         limits = httpx.Limits(max_connections=s.concurrency * 2, max_keepalive_connections=s.concurrency)
-        self._transport = AiohttpTransport(limits=limits, trust_env=False)
+
+        def session() -> aiohttp.ClientSession:
+            # No shared cookie jar: aiohttp's default jar takes "Domain=com" from one broker and sends it to
+            # every other .com broker of the scan, which lets them correlate it. A rule that needs cookies
+            # gets a jar of its own (SiteCookies) that never leaves its site.
+            connector = aiohttp.TCPConnector(
+                limit=limits.max_connections or 100,
+                keepalive_timeout=limits.keepalive_expiry,
+                ssl=httpx.create_ssl_context(trust_env=False),
+                resolver=_ConnectTo(s.connect_to) if s.connect_to else None,
+            )
+            return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
+
+        self._transport = AiohttpTransport(limits=limits, trust_env=False, client=session)
         # The client only builds requests (default headers, timeouts); `_open` hands them to the transport
         # itself, because httpx's send() parses every Location header even with follow_redirects=False and
         # raises InvalidURL on "Location: javascript:alert(1)" before our own check could refuse it.
@@ -340,7 +426,9 @@ class Fetcher:
         if self._client is not None:
             await self._client.aclose()
 
-    async def get(self, url: str, domain: str, gate: SiteGate | None = None) -> Page:
+    async def get(
+        self, url: str, domain: str, gate: SiteGate | None = None, cookies: SiteCookies | None = None
+    ) -> Page:
         """Fetch a page for a rule of `domain`, with retries; never raises for anything the site does."""
         started = time.monotonic()
         problem = url_problem(url, domain)
@@ -350,7 +438,7 @@ class Fetcher:
         last: _Failure | None = None
         for attempt in range(s.retries + 1):
             try:
-                return await self._attempt(url, domain, gate, started)
+                return await self._attempt(url, domain, gate, started, cookies)
             except _Failure as failure:
                 last = failure
                 if not failure.retry or attempt == s.retries:
@@ -364,31 +452,37 @@ class Fetcher:
                     wait = max(wait, failure.retry_after)
                 await asyncio.sleep(wait)
         assert last is not None
-        return _failed(url, last.outcome, last.detail, started, last.status, last.final_url)
+        return _failed(url, last.outcome, last.detail, started, last.status, last.final_url, last.raw)
 
-    async def _attempt(self, url: str, domain: str, gate: SiteGate | None, started: float) -> Page:
+    async def _attempt(
+        self, url: str, domain: str, gate: SiteGate | None, started: float, cookies: SiteCookies | None
+    ) -> Page:
         if gate is None:
-            return await self._bounded(url, domain, started)
+            return await self._bounded(url, domain, started, cookies)
         async with gate:
-            return await self._bounded(url, domain, started)
+            return await self._bounded(url, domain, started, cookies)
 
-    async def _bounded(self, url: str, domain: str, started: float) -> Page:
+    async def _bounded(self, url: str, domain: str, started: float, cookies: SiteCookies | None) -> Page:
         async with self._global:
             deadline = asyncio.timeout(self.settings.timeout)
             try:
                 async with deadline:
-                    return await self._follow(url, domain, started)
+                    return await self._follow(url, domain, started, cookies)
             except TimeoutError as exc:
                 if not deadline.expired():
-                    raise _Failure(Outcome.TIMEOUT, f"timed out ({exc or type(exc).__name__})", retry=True) from exc
+                    raise _Failure(
+                        Outcome.TIMEOUT, "the site did not answer in time", retry=True, raw=repr(exc)
+                    ) from exc
                 # a server that used the whole deadline would use it again: do not retry
                 raise _Failure(Outcome.TIMEOUT, f"no complete answer within {self.settings.timeout:g} s") from exc
 
-    async def _follow(self, url: str, domain: str, started: float) -> Page:
+    async def _follow(self, url: str, domain: str, started: float, cookies: SiteCookies | None) -> Page:
         current = url
         for _hop in range(self.settings.max_redirects + 1):
-            response = await self._open(current)
+            response = await self._open(current, cookies)
             try:
+                if cookies is not None:
+                    cookies.update(response.headers.get_list("set-cookie"), current)
                 if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                     location = response.headers["location"].strip()
                     problem: str | None
@@ -412,18 +506,25 @@ class Fetcher:
                 await response.aclose()
         raise _Failure(Outcome.ERROR, f"more than {self.settings.max_redirects} redirects", final_url=current)
 
-    async def _open(self, url: str) -> httpx.Response:
+    async def _open(self, url: str, cookies: SiteCookies | None = None) -> httpx.Response:
         assert self._client is not None and self._transport is not None, "use Fetcher as an async context manager"
         target, headers = self._route(url)
+        if cookies is not None and cookies.header():
+            headers["Cookie"] = cookies.header()
         try:
             request = self._client.build_request("GET", target, headers=headers)
         except (httpx.InvalidURL, ValueError) as exc:
             raise _Failure(Outcome.ERROR, f"not requested: malformed URL ({exc})", final_url=url) from exc
         self.requests_sent += 1
         try:
-            return await self._transport.handle_async_request(request)
+            response = await self._transport.handle_async_request(request)
         except Exception as exc:  # whatever the connection does is the site's failure, never ours
-            raise _broken(exc, "connection failed", None, url) from exc
+            failure = _broken(exc, "the connection failed", None, url)
+            if failure.detail.startswith(_DNS_WORDS):
+                self.unreachable += 1
+            raise failure from exc
+        self.answers += 1
+        return response
 
     async def _peek(self, response: httpx.Response, headers: Mapping[str, str], mime: str) -> bytes | None:
         if mime and not (mime in PARSED_TYPES or mime.endswith("+json")):
@@ -433,12 +534,12 @@ class Fetcher:
         )
 
     def _route(self, url: str) -> tuple[str, dict[str, str]]:
+        """A URL whose host is routed to a local server (connect_to) is asked over plain HTTP; its host stays
+        in the URL, so the Host header, cookies and domain checks are exactly as in life."""
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        to = self.settings.connect_to.get(host)
-        if not to:
+        if (parts.hostname or "") not in self.settings.connect_to or parts.scheme != "https":
             return url, {}
-        return urlunsplit(("http", to, parts.path or "/", parts.query, "")), {"Host": parts.netloc}
+        return urlunsplit(("http", parts.netloc, parts.path or "/", parts.query, "")), {}
 
     async def _read(self, url: str, final: str, response: httpx.Response, started: float) -> Page:
         status = response.status_code
@@ -484,7 +585,7 @@ class Fetcher:
             failure.status, failure.final_url = status, final
             raise
         except Exception as exc:  # a broken body is the site's failure, never ours
-            raise _broken(exc, "connection broke while reading", status, final) from exc
+            raise _broken(exc, "the connection broke while the page was read", status, final) from exc
         data = body.value()
         return self._page(url, final, response, data, decode_text(data, content_type), mime, started)
 
@@ -518,18 +619,40 @@ async def _peek_body(response: httpx.Response, headers: Mapping[str, str], cap: 
     return body.value()
 
 
+_DNS_WORDS = "the site's address could not be found (DNS)"
+
+
 def _broken(exc: BaseException, what: str, status: int | None, final: str) -> _Failure:
-    """A retryable failure for a connection that failed, named after the real cause.
+    """A failure for a connection that failed, in plain words, named after the real cause.
 
     httpx-aiohttp maps every aiohttp connection error, a refused connection included, to ConnectTimeout,
-    so the aiohttp exception it wraps is what tells a timeout from a refusal or a reset.
+    so the aiohttp exception it wraps is what tells a timeout from a refusal or a reset. A name that does not
+    resolve and a refused connection are not retried: asking again in a second gets the same answer.
     """
+    import socket
+    import ssl
+
     cause = exc.__cause__ if exc.__cause__ is not None else exc
+    os_error = getattr(cause, "os_error", None)
     timed_out = isinstance(cause, TimeoutError) or (cause is exc and isinstance(exc, httpx.TimeoutException))
-    name = type(cause).__name__
     text = " ".join(str(cause).split())  # aiohttp parser errors span several lines
-    detail = f"{'timed out' if timed_out else what}: {name}{f' ({text[:160]})' if text else ''}"
-    return _Failure(Outcome.TIMEOUT if timed_out else Outcome.ERROR, detail, status, retry=True, final_url=final)
+    raw = f"{type(cause).__name__}{f': {text[:300]}' if text else ''}"
+    names = {t.__name__ for t in type(cause).__mro__}
+    retry = True
+    dns = isinstance(cause, socket.gaierror) or isinstance(os_error, socket.gaierror)
+    if "ClientConnectorDNSError" in names or dns:
+        outcome, detail, retry = Outcome.ERROR, _DNS_WORDS, False
+    elif isinstance(cause, ConnectionRefusedError) or isinstance(os_error, ConnectionRefusedError):
+        outcome, detail, retry = Outcome.ERROR, "the connection was refused", False
+    elif "ClientConnectorCertificateError" in names or isinstance(cause, ssl.SSLError | ssl.CertificateError):
+        outcome, detail, retry = Outcome.ERROR, "the site's secure connection could not be set up (TLS)", False
+    elif timed_out:
+        outcome, detail = Outcome.TIMEOUT, "the site did not answer in time"
+    elif "ServerDisconnectedError" in names or isinstance(cause, ConnectionResetError):
+        outcome, detail = Outcome.ERROR, "the site closed the connection"
+    else:
+        outcome, detail = Outcome.ERROR, what
+    return _Failure(outcome, detail, status, retry=retry, final_url=final, raw=raw)
 
 
 def _duration(seconds: float) -> str:
@@ -541,6 +664,12 @@ def _duration(seconds: float) -> str:
 
 
 def _failed(
-    url: str, outcome: Outcome, detail: str, started: float, status: int | None = None, final_url: str = ""
+    url: str,
+    outcome: Outcome,
+    detail: str,
+    started: float,
+    status: int | None = None,
+    final_url: str = "",
+    raw: str = "",
 ) -> Page:
-    return Page(url, final_url or url, status, {}, b"", "", "", outcome, detail, time.monotonic() - started)
+    return Page(url, final_url or url, status, {}, b"", "", "", outcome, detail, time.monotonic() - started, raw)

@@ -85,8 +85,9 @@ class Page:
     text: str
     content_type: str
     failure: Outcome | None = None  # TIMEOUT, ERROR, RATE_LIMITED, BLOCKED when fetch already knows
-    detail: str = ""  # human-readable why, for failures
+    detail: str = ""  # why, in plain words, for failures
     elapsed: float = 0.0
+    raw: str = ""  # the technical cause (exception and message), kept for the JSON report only
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class QueryRecord:
     http_status: int | None
     detail: str = ""
     final_url: str = ""
+    raw: str = ""  # the technical cause of a failure, for the JSON report
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from . import __version__
 from .analyze import Analyzer, DetailReading
 from .extract import MAX_LISTINGS
-from .fetch import Fetcher, FetchSettings, SiteGate
+from .fetch import Fetcher, FetchSettings, SiteCookies, SiteGate
 from .findings import listing_key
 from .models import (
     ANSWERED,
@@ -164,12 +164,14 @@ class Scanner:
         self.fetcher = fetcher
         self.analysis = analysis
         self._pages: dict[tuple[str, str], asyncio.Task[Page]] = {}  # no URL is fetched twice in one scan
+        self._cookies: dict[str, SiteCookies] = {}  # per rule, for the rules that keep cookies
 
     def _get(self, url: str, rule: Rule, gate: SiteGate) -> asyncio.Task[Page]:
         key = (rule.site_key, url)
         task = self._pages.get(key)
         if task is None:
-            task = asyncio.ensure_future(self.fetcher.get(url, rule.domain, gate))
+            jar = self._cookies.setdefault(rule.id, SiteCookies(rule.domain)) if rule.cookies else None
+            task = asyncio.ensure_future(self.fetcher.get(url, rule.domain, gate, jar))
             self._pages[key] = task
         return task
 
@@ -215,6 +217,7 @@ class Scanner:
                     page.status,
                     detail,
                     page.final_url,
+                    page.raw,
                 )
             )
             if reading.cut:
@@ -287,6 +290,7 @@ class Scanner:
                             page.status,
                             "" if classification.outcome is Outcome.RESULTS else classification.detail,
                             page.final_url,
+                            page.raw,
                         )
                     )
                 if isinstance(read, DetailReading):
@@ -312,6 +316,14 @@ def _failed_rule(rule: Rule, exc: Exception) -> str:
     return f"rule {rule.id} failed on this site ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
 
 
+NO_NETWORK = "no network: nothing can be checked (the first sites' addresses could not be found (DNS))"
+OFFLINE_AFTER = 3  # sites that must fail to resolve, with no answer from anywhere, before the scan stops
+
+
+def _offline(fetcher: Fetcher, finished: int, total: int) -> bool:
+    return fetcher.answers == 0 and fetcher.unreachable > 0 and finished >= min(OFFLINE_AFTER, total)
+
+
 async def scan(
     profile: Profile,
     rules: Sequence[Rule],
@@ -328,6 +340,7 @@ async def scan(
     states = {rule.id: _SiteState(rule) for rule in rules}
     results: dict[str, SiteResult] = {}
     interrupted = False
+    offline = False
     t0 = time.monotonic()
     analysis = AnalysisPool(
         Analyzer(profile, {r.id: r for r in rules}, options.today), options.analysis_workers, options.analysis_budget
@@ -352,6 +365,11 @@ async def scan(
                     results[site_id] = result
                     if on_site:
                         on_site(result)
+                if pending and _offline(fetcher, len(results), len(rules)):
+                    # the first sites' addresses could not be found and nothing answered: there is no network,
+                    # and waiting for every other site to fail the same way tells the user nothing new
+                    offline = True
+                    break
         finally:
             if stop_task is not None:
                 stop_task.cancel()
@@ -364,9 +382,12 @@ async def scan(
             analysis.close()
     for rule in rules:
         if rule.id not in results:
-            results[rule.id] = site_verdict(
-                states[rule.id], interrupted=True, extra_reason=(Outcome.INTERRUPTED, "the scan was stopped")
-            )
+            if offline:
+                results[rule.id] = site_verdict(states[rule.id], extra_reason=(Outcome.ERROR, NO_NETWORK))
+            else:
+                results[rule.id] = site_verdict(
+                    states[rule.id], interrupted=True, extra_reason=(Outcome.INTERRUPTED, "the scan was stopped")
+                )
     finished = datetime.now(UTC)
     return ScanResult(
         id=scan_id,

@@ -49,6 +49,8 @@ def _relation(v: Verdict) -> str:
         return "you"
     if v.identifier_exposed:
         return "your details under another name"
+    if v.unconfirmed:
+        return "your name, not confirmed: check it yourself"
     if v.namesake:
         return "possible namesake"
     return "someone else"
@@ -58,7 +60,10 @@ def _rows(scan: ScanResult, s: SiteResult) -> list[list[object]]:
     rows: list[list[object]] = []
     o = s.opt_out
     # The user's own listings first, then namesakes and the rest, as the HTML report reads.
-    verdicts = sorted(s.verdicts, key=lambda v: (v.ignored, not (v.is_user or v.identifier_exposed), not v.namesake))
+    verdicts = sorted(
+        s.verdicts,
+        key=lambda v: (v.ignored, not (v.is_user or v.identifier_exposed), not v.unconfirmed, not v.namesake),
+    )
     for v in verdicts:
         site = [
             scan.id,
@@ -98,4 +103,26 @@ class CsvReporter:
         for s in scan.sites:
             for row in _rows(scan, s):
                 writer.writerow([cell(c) for c in row])
+        for b in scan.by_hand:
+            o = b.opt_out
+            days = "" if o is None or o.days is None else o.days
+            row = [
+                scan.id,
+                b.site.id,
+                b.site.name,
+                b.site.domain,
+                "check_by_hand",
+                b.site.manual_url,
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                b.why,
+                o.url if o else "",
+                days,
+            ]
+            writer.writerow([cell(c) for c in row])
         return out.getvalue().encode("utf-8-sig")

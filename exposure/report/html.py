@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from ..models import ScanResult
 from .interface import ReportError
-from .view import HEADLINE_KINDS, KIND_LABEL, and_list, build
+from .view import HEADLINE_KINDS, KIND_LABEL, Link, and_list, build
 
 _TEMPLATES = files("exposure.report") / "templates"
 
@@ -82,6 +82,7 @@ class HtmlReporter:
         template = _environment().get_template("report.html.j2")
         html = template.render(
             r=build(scan),
+            link_of=Link.of,
             labels=KIND_LABEL,
             and_list=and_list,
             headline=HEADLINE_KINDS,

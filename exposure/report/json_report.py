@@ -9,7 +9,8 @@ import json
 from typing import Any
 
 from ..findings import finding_id
-from ..models import ScanResult, SiteResult, Verdict
+from ..models import ByHand, ScanResult, SiteResult, Verdict
+from ..summary import counts, headline
 
 SCHEMA_VERSION = 1
 
@@ -22,6 +23,7 @@ def _listing(site_id: str, v: Verdict, new: frozenset[str]) -> dict[str, Any]:
         "url": v.listing.url,
         "is_user": v.is_user,
         "namesake": v.namesake,
+        "unconfirmed": v.unconfirmed and not (v.is_user or v.identifier_exposed),
         "identifier_exposed": v.identifier_exposed,
         "ignored": v.ignored,
         "confidence": round(v.confidence, 3),
@@ -61,20 +63,12 @@ def site_dict(s: SiteResult, new: frozenset[str] = frozenset()) -> dict[str, Any
                 "outcome": q.outcome.value,
                 "http_status": q.http_status,
                 "detail": q.detail,
+                "raw_detail": q.raw,
             }
             for q in s.queries
         ],
         "listings": [_listing(s.site.id, v, new) for v in s.verdicts],
-        "opt_out": None
-        if o is None
-        else {
-            "url": o.url,
-            "method": o.method,
-            "requires": list(o.requires),
-            "steps": o.steps,
-            "days": o.days,
-            "covers": list(o.covers),
-        },
+        "opt_out": _opt_out_dict(o),
     }
 
 
@@ -92,6 +86,33 @@ def to_dict(scan: ScanResult) -> dict[str, Any]:
         "summary": summary(scan),
         "changes": changes_dict(scan),
         "sites": [site_dict(s, frozenset(scan.changes.new) if scan.changes else frozenset()) for s in scan.sites],
+        "check_by_hand": [by_hand_dict(b) for b in scan.by_hand],
+    }
+
+
+def _opt_out_dict(o: Any) -> dict[str, Any] | None:
+    if o is None:
+        return None
+    return {
+        "url": o.url,
+        "method": o.method,
+        "requires": list(o.requires),
+        "steps": o.steps,
+        "days": o.days,
+        "covers": list(o.covers),
+    }
+
+
+def by_hand_dict(b: ByHand) -> dict[str, Any]:
+    """A catalog site that cannot be checked automatically: where to search it, why, and how to opt out."""
+    return {
+        "id": b.site.id,
+        "name": b.site.name,
+        "domain": b.site.domain,
+        "parent": b.site.parent,
+        "manual_url": b.site.manual_url,
+        "why": b.why,
+        "opt_out": _opt_out_dict(b.opt_out),
     }
 
 
@@ -116,25 +137,10 @@ def _remembered(c: Any, fid: str) -> dict[str, str]:
 
 
 def summary(scan: ScanResult) -> dict[str, Any]:
-    """The counts a person reads first; the HTML summary shows exactly these."""
-    from ..models import Status
-
-    kinds: dict[str, int] = {}
-    for s in scan.sites:
-        if s.status is not Status.FOUND:
-            continue
-        seen = {e.kind.value for v in s.user_listings for e in v.exposed if e.matches_profile or v.is_user}
-        for k in seen:
-            kinds[k] = kinds.get(k, 0) + 1
-    return {
-        "sites_checked": len(scan.sites),
-        "found": sum(s.status is Status.FOUND for s in scan.sites),
-        "not_found": sum(s.status is Status.NOT_FOUND for s in scan.sites),
-        "could_not_check": sum(s.status is Status.COULD_NOT_CHECK for s in scan.sites),
-        "listings": sum(len(s.user_listings) for s in scan.sites),
-        "namesakes": sum(len(s.namesakes) for s in scan.sites),
-        "exposed_kinds": dict(sorted(kinds.items())),
-    }
+    """The counts a person reads first (exposure/summary.py); the HTML summary shows exactly these."""
+    out = counts(scan)
+    out["headline"] = headline(scan)
+    return out
 
 
 class JsonReporter:

@@ -70,24 +70,35 @@ def render_view(r: ReportView) -> str:
     lines += [f"Scan{who}, {text(r.started)}.", ""]
     if r.scan.interrupted:
         lines += ["**This scan was stopped before it finished.** Some sites were not checked.", ""]
+    lines.append(f"**{text(r.headline)}**")
     if s["found"]:
-        lines.append(
-            f"**You are listed on {s['found']} of the {s['sites_checked']} sites in this scan** "
-            f"({_plural(s['listings'], 'listing', 'listings')})."
-        )
-    else:
-        lines.append(f"**We did not find you on any of the {s['sites_checked']} sites in this scan.**")
+        lines.append(f"{_plural(s['listings'], 'listing', 'listings')} about you.")
+    extra = (
+        [f"{_plural(s['unconfirmed'], 'listing', 'listings')} with your name to check yourself"]
+        if s["unconfirmed"]
+        else []
+    )
+    if s["by_hand"]:
+        extra.append(f"{_plural(s['by_hand'], 'site', 'sites')} to check by hand")
     lines.append(
         f"{_plural(s['not_found'], 'site does', 'sites do')} not list you; "
         f"we could not check {_plural(s['could_not_check'], 'site', 'sites')}; "
-        f"{_plural(s['namesakes'], 'possible namesake', 'possible namesakes')}."
+        + "; ".join([*extra, _plural(s["namesakes"], "possible namesake", "possible namesakes")])
+        + "."
     )
     if r.changes:
         lines += ["", text(r.changes)]
         lines += [f"- gone: {text(name)}: {code(url)}" for name, url in r.gone]
     lines += ["", "## What is out there about you", ""]
     for k in r.kinds:
-        where = f"on {_plural(k.count, 'site', 'sites')}: {_names(k.sites)}" if k.count else "not seen"
+        if k.count:
+            where = f"on {_plural(k.count, 'site', 'sites')}: {_names(k.sites)}"
+        elif k.clear:
+            where = "not seen on any site"
+        else:
+            unknown = s["sites"] - s["answered"]
+            checked = _plural(s["answered"], "site", "sites")
+            where = f"not seen on the {checked} we could check; unknown on the other {unknown}"
         lines.append(f"- {k.label}: {where}")
 
     if r.actions:
@@ -141,6 +152,15 @@ def render_view(r: ReportView) -> str:
             lines.append(f"- {text(info.name or info.id)} ({text(info.domain)}): {text(u.reason)}{by_hand}")
         lines.append("")
 
+    if r.unconfirmed:
+        lines += ["## Check these listings yourself", ""]
+        lines += ["Each carries your name, and nothing on it told us whether it is you. Open each one and look.", ""]
+        for n in r.unconfirmed:
+            lines.append(f"{text(n.site.site.name or n.site.site.id, line_start=True)} ({text(n.site.site.domain)}):")
+            lines.append("")
+            _listing(n.listing, lines, why="What we could tell")
+            lines.append("")
+
     if r.namesakes:
         lines += ["## Possible namesakes (probably not you)", ""]
         for n in r.namesakes:
@@ -148,6 +168,16 @@ def render_view(r: ReportView) -> str:
             lines.append("")
             _listing(n.listing, lines, why="Why we think it is someone else")
             lines.append("")
+
+    if r.by_hand:
+        lines += ["## Check by hand", ""]
+        lines += ["These sites cannot be checked automatically; this scan says nothing about them.", ""]
+        for b in r.by_hand:
+            where = f" Search: {link(b.search)}" if b.search else ""
+            opt = f" Opt-out: {link(b.opt_out.link)}" if b.opt_out else ""
+            why = f" {text(b.why)}" if b.why else ""
+            lines.append(f"- {text(b.site.name or b.site.id)} ({text(b.site.domain)}):{why}{where}{opt}")
+        lines.append("")
 
     if r.not_listed:
         lines += ["## Not listed", ""]

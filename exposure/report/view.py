@@ -19,7 +19,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ..models import ExposureKind, Outcome, ScanResult, SiteInfo, SiteResult, Status, Verdict
+from ..models import ByHand, ExposureKind, Outcome, ScanResult, SiteInfo, SiteResult, Status, Verdict
+from ..summary import exposed_kinds
 from .json_report import summary as json_summary
 
 # The five kinds the summary always names, even when none are out: "not seen" is news too.
@@ -68,6 +69,7 @@ _REASON_WORDS: dict[Outcome, str] = {
     Outcome.UNRECOGNIZED: "We did not recognise the site's page; the site may have changed",
     Outcome.INTERRUPTED: "The scan was stopped before this site was checked",
     Outcome.SKIPPED: "Not fully checked",
+    Outcome.UNCONFIRMED: "It shows a listing with your name that we could neither confirm nor rule out",
 }
 
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
@@ -228,6 +230,7 @@ class KindLine:
     label: str
     count: int  # sites, as in json_report.summary()["exposed_kinds"]
     sites: tuple[SiteRef, ...]
+    clear: bool = False  # not seen, and every site was checked: only then may the report say "not out"
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,16 @@ class Unchecked:
 class Namesake:
     site: SiteResult
     listing: ListingView
+
+
+@dataclass(frozen=True)
+class ByHandView:
+    """A site that can only be checked by hand: where to search, why, and how to get removed."""
+
+    site: SiteInfo
+    search: Link | None
+    why: str
+    opt_out: OptOutView | None
 
 
 @dataclass(frozen=True)
@@ -261,6 +274,10 @@ class ReportView:
     unchecked: tuple[Unchecked, ...]
     namesakes: tuple[Namesake, ...]
     not_listed: tuple[NotListed, ...]
+    unconfirmed: tuple[Namesake, ...] = ()  # listings with the user's name we could not tell: check them yourself
+    by_hand: tuple[ByHandView, ...] = ()
+    headline: str = ""
+    outcome: str = ""
 
     @property
     def changes(self) -> str:
@@ -357,9 +374,7 @@ def listing_view(v: Verdict) -> ListingView:
 
 def _exposed_kinds(result: SiteResult) -> set[ExposureKind]:
     """The same rule as `json_report.summary`, so the per-kind site lists match its counts."""
-    if result.status is not Status.FOUND:
-        return set()
-    return {e.kind for v in result.user_listings for e in v.exposed if e.matches_profile or v.is_user}
+    return exposed_kinds(result)
 
 
 def _norm(text: str) -> str:
@@ -530,12 +545,14 @@ def build(scan: ScanResult) -> ReportView:
         refs = tuple(
             SiteRef(c.result.site.name or c.result.site.id, c.anchor) for c in ordered_cards if kind in c.kinds
         )
-        kinds.append(KindLine(kind, KIND_LABEL[kind], count, refs))
+        kinds.append(KindLine(kind, KIND_LABEL[kind], count, refs, clear=not count and bool(numbers["all_checked"])))
 
     unchecked = tuple(
         Unchecked(r, reason_text(r), _search_by_hand(r)) for r in scan.sites if r.status is Status.COULD_NOT_CHECK
     )
     namesakes = tuple(Namesake(r, listing_view(v)) for r in scan.sites for v in r.namesakes)
+    unconfirmed = tuple(Namesake(r, listing_view(v)) for r in scan.sites for v in r.unconfirmed)
+    by_hand = tuple(_by_hand_view(b, sites) for b in scan.by_hand)
     not_listed = tuple(
         NotListed(r, tuple(dict.fromkeys(q.query.kind.value for q in r.queries)))
         for r in scan.sites
@@ -552,7 +569,21 @@ def build(scan: ScanResult) -> ReportView:
         unchecked=unchecked,
         namesakes=namesakes,
         not_listed=not_listed,
+        unconfirmed=unconfirmed,
+        by_hand=by_hand,
+        headline=str(numbers["headline"]),
+        outcome=str(numbers["outcome"]),
     )
+
+
+def _by_hand_view(b: ByHand, sites: _Sites) -> ByHandView:
+    o = b.opt_out
+    opt = None
+    if o is not None:
+        covers = tuple(sites.ref(c) for c in o.covers if c.strip())
+        opt = OptOutView(Link.of(o.url), o.method, o.requires, o.steps.strip(), o.days, covers)
+    search = Link.of(b.site.manual_url) if b.site.manual_url and safe_url(b.site.manual_url) else None
+    return ByHandView(b.site, search, b.why, opt)
 
 
 def _search_by_hand(r: SiteResult) -> Link | None:

@@ -46,6 +46,7 @@ def verdict(
     confidence: float = 0.9,
     text: str = "",
     ignored: bool = False,
+    unconfirmed: bool = False,
 ) -> Verdict:
     values = tuple(values)
     raw: dict[ExposureKind, tuple[Evidence, ...]] = {}
@@ -61,6 +62,7 @@ def verdict(
         exposed=values,
         identifier_exposed=identifier_exposed,
         ignored=ignored,
+        unconfirmed=unconfirmed,
     )
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+from exposure.models import ExposureKind, ScanResult
 from exposure.report import Format, reporter
 from exposure.report.csv_report import COLUMNS, CsvReporter, cell
 from exposure.report.markdown import MarkdownReporter, code, text
@@ -159,3 +161,61 @@ def test_csv_hostile_values_stay_text() -> None:
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
     assert any(r["value"] == 'line\nbreak, "quoted"' for r in table)  # quoted by csv, one cell
     assert table[0]["listing_url"] == "'=cmd|' /C calc'!A0"
+
+
+def unconfirmed_scan() -> ScanResult:
+    """One site shows a listing with Jane's name that nothing confirms or rules out; one namesake elsewhere;
+    one site can only be checked by hand."""
+    from exposure.models import ByHand, OptOut, Outcome, SiteInfo, Status
+    from report.factory import exposed, scan, site_result, verdict
+
+    a = SiteInfo("maybe", "MaybePeople", "maybepeople.example")
+    b = SiteInfo("other", "OtherPeople", "otherpeople.example")
+    bare = verdict(
+        "https://www.maybepeople.example/p/jane-testwood-77",
+        [exposed(ExposureKind.NAME, "Jane Testwood")],
+        ["name matches (exact)", "but nothing else on the listing confirms or rules out that it is you"],
+        is_user=False,
+        unconfirmed=True,
+        confidence=0.35,
+    )
+    other = verdict(
+        "https://www.otherpeople.example/p/jane-testwood-3",
+        [exposed(ExposureKind.NAME, "Jane Testwood"), exposed(ExposureKind.AGE, "Age 31", yours=False)],
+        ["name matches (exact)", "but the age (31) does not fit your birth year"],
+        is_user=False,
+        namesake=True,
+        confidence=0.35,
+    )
+    hand = ByHand(
+        SiteInfo("funnel", "FunnelFinder", "funnelfinder.example", manual_url="https://www.funnelfinder.example/"),
+        OptOut("https://www.funnelfinder.example/optout", "web form", ("email address",), "1. Open the page.", 7),
+        "Its search shows the same sign-up page for everyone, so no answer could be trusted.",
+    )
+    return scan(
+        [
+            site_result(a, Status.COULD_NOT_CHECK, verdicts=[bare], reason=Outcome.UNCONFIRMED, detail="a listing"),
+            site_result(b, Status.NOT_FOUND, verdicts=[other]),
+        ],
+        by_hand=(hand,),
+    )
+
+
+def test_unconfirmed_listings_are_their_own_group_above_namesakes_in_every_format() -> None:
+    s = unconfirmed_scan()
+    data = json.loads(reporter(Format.JSON).render(s))
+    listing = data["sites"][0]["listings"][0]
+    assert listing["unconfirmed"] is True and not listing["namesake"] and not listing["is_user"]
+    assert data["summary"]["unconfirmed"] == 1 and data["summary"]["by_hand"] == 1
+    assert data["check_by_hand"][0]["id"] == "funnel" and data["check_by_hand"][0]["opt_out"]["days"] == 7
+    md = reporter(Format.MARKDOWN).render(s).decode()
+    assert md.index("## Check these listings yourself") < md.index("## Possible namesakes")
+    assert "maybepeople.example/p/jane-testwood-77" in md.split("## Check these listings yourself")[1]
+    assert "## Check by hand" in md and "FunnelFinder" in md
+    html = reporter(Format.HTML).render(s).decode()
+    assert html.index('id="unconfirmed"') < html.index('id="namesakes"')
+    assert 'id="by-hand"' in html and "same sign-up page for everyone" in html
+    rows = list(csv.reader(io.StringIO(reporter(Format.CSV).render(s).decode("utf-8-sig"))))
+    relations = {r[COLUMNS.index("relation")] for r in rows[1:]}
+    assert "your name, not confirmed: check it yourself" in relations
+    assert any(r[COLUMNS.index("site_status")] == "check_by_hand" for r in rows[1:])
