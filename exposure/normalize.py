@@ -90,8 +90,10 @@ def given_name_forms(first: str) -> frozenset[str]:
 
 # ---------------------------------------------------------------- phones
 
+# Separators are bounded ({0,3}): unbounded runs beside each other made a line of spaces quadratic.
 PHONE_RE = re.compile(
-    r"(?<![\dA-Za-z])(?:\+?1[\s.\-]*)?\(?\s*([2-9][0-9Xx*•]{2})\s*\)?[\s.\-]*([0-9Xx*•]{3})[\s.\-]*([0-9Xx*•]{4})(?![\dA-Za-z])"
+    r"(?<![\dA-Za-z])(?:\+?1[\s.\-]{0,3})?\(?[ \t]{0,2}([2-9][0-9Xx*•]{2})[ \t]{0,2}\)?[\s.\-]{0,3}([0-9Xx*•]{3})"
+    r"[\s.\-]{0,3}([0-9Xx*•]{4})(?![\dA-Za-z])"
 )
 
 
@@ -155,12 +157,18 @@ def masked_phone_compatible(listing: Phone, mine: str) -> bool:
 
 # ---------------------------------------------------------------- emails
 
-EMAIL_RE = re.compile(r"(?<![\w.+-])([\w.+*•-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-_AT_RE = re.compile(r"\s*[\[\(\{]\s*at\s*[\]\)\}]\s*|\s+at\s+(?=[\w-]+\s*[\[\(\{]?\s*dot)", re.I)
-_DOT_RE = re.compile(r"\s*[\[\(\{]\s*dot\s*[\]\)\}]\s*|\s+dot\s+", re.I)
+# The look-behind holds every character the user part may hold, so a match is tried once per run, never once
+# per character of it: "*" and "•" were missing, and a long run of them before an "@" was quadratic.
+EMAIL_RE = re.compile(r"(?<![\w.+*•-])([\w.+*•-]{1,128})@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8})")
+_AT_RE = re.compile(
+    r"[ \t]{0,3}[\[\(\{][ \t]{0,3}at[ \t]{0,3}[\]\)\}][ \t]{0,3}"
+    r"|[ \t]{1,3}at[ \t]{1,3}(?=[\w-]{1,64}[ \t]{0,3}[\[\(\{]?[ \t]{0,3}dot)",
+    re.I,
+)
+_DOT_RE = re.compile(r"[ \t]{0,3}[\[\(\{][ \t]{0,3}dot[ \t]{0,3}[\]\)\}][ \t]{0,3}|[ \t]{1,3}dot[ \t]{1,3}", re.I)
 
 
-_OBFUSCATION_HINT = re.compile(r"[\[\(\{]\s*at\s*[\]\)\}]|\bdot\b", re.I)
+_OBFUSCATION_HINT = re.compile(r"[\[\(\{][ \t]{0,3}at[ \t]{0,3}[\]\)\}]|\bdot\b", re.I)
 
 
 def deobfuscate_email_text(text: str) -> str:
@@ -361,8 +369,9 @@ class Place:
 
 # Labels a place is shown with ("Lives in Springfield, IL"): never part of the city's name.
 _PLACE_LABEL = re.compile(
-    r"^\s*(?:(?:currently|previously|also)\s+)?(?:lives|lived|living|resides|resided|located|used\s+to\s+live)"
-    r"(?:\s+in)?\b\s*[:\-]?\s*|^\s*(?:current|previous|past|home)?\s*(?:location|address|city|residence)\s*[:\-]\s*",
+    r"^\s{0,3}(?:(?:currently|previously|also)\s{1,3})?(?:lives|lived|living|resides|resided|located|used\s{1,3}to\s{1,3}live)"
+    r"(?:\s{1,3}in)?\b\s{0,3}[:\-]?\s{0,3}|^\s{0,3}(?:(?:current|previous|past|home)\s{0,3})?(?:location|address|city|residence)"
+    r"\s{0,3}[:\-]\s{0,3}",
     re.I,
 )
 
@@ -370,7 +379,7 @@ _PLACE_LABEL = re.compile(
 def parse_place(raw: str) -> Place:
     """ "Springfield, IL", "Springfield IL 62702", "Lives in Springfield, Illinois" or "Illinois" as (CITY, ST);
     parts may be empty. The state is "" unless it is a real US state."""
-    text = _PLACE_LABEL.sub("", raw, count=1)
+    text = _PLACE_LABEL.sub("", raw[:300], count=1)
     text = re.sub(r"\d{5}(-\d{4})?", "", text).strip(" ,")
     if "," in text:
         city, _, state = text.rpartition(",")
@@ -383,28 +392,35 @@ def parse_place(raw: str) -> Place:
     return Place(fold(text).upper(), "")
 
 
-AGE_RE = re.compile(r"(?:\bage[ds]?\b[:\s]*|\()\s*(\d{1,3})\b|\b(\d{1,3})\s*(?:years?\s*old|yrs?\b|y/o)", re.I)
+AGE_RE = re.compile(
+    r"(?:\bage[ds]?\b[:\s]{0,3}|\()\s{0,3}(\d{1,3})\b|\b(\d{1,3})\s{0,3}(?:years?\s{0,3}old|yrs?\b|y/o)", re.I
+)
 # In a listing's free text: "Age 47", "47 years old", or "(47)" beside the name, but never an area code
 # "(217)" or the start of a phone number.
 AGE_TEXT_RE = re.compile(
-    r"\bage[ds]?\b\s*[:\-]?\s*(\d{1,3})\b|\b(\d{1,3})\s*(?:years?\s*old|yrs?\b|y/o)|\((\d{2})\)(?![\s.\-]*\d)", re.I
+    r"\bage[ds]?\b\s{0,3}[:\-]?\s{0,3}(\d{1,3})\b|\b(\d{1,3})\s{0,3}(?:years?\s{0,3}old|yrs?\b|y/o)"
+    r"|\((\d{2})\)(?![\s.\-]{0,3}\d)",
+    re.I,
 )
 # What follows a name in a heading and is not part of it: "Jane Testwood Age 47", "Jane Testwood (47)",
 # "Jane Testwood • Springfield, IL", "Jane Testwood, 47"
-_NAME_TAIL = re.compile(r"\s*(?:\b(?:age|aged)\b|[•·|(\u2022]|,\s*\d|\s\d{1,3}\b|\bin\s+[A-Z][a-z]+,).*$", re.I | re.S)
+_NAME_TAIL = re.compile(
+    r"\s{0,3}(?:\b(?:age|aged)\b|[•·|(\u2022]|,\s{0,3}\d|\s\d{1,3}\b|\bin\s{1,3}[A-Z][a-z]+,).*$", re.I | re.S
+)
 
 
 def clean_shown_name(raw: str) -> str:
     """The name part of a listing's name text, without the age or place a heading puts after it."""
+    raw = " ".join(raw[:300].split())
     cleaned = _NAME_TAIL.sub("", raw).strip(" ,-")
     return cleaned or raw
 
 
 def parse_age(raw: str) -> int | None:
     """The age in "Age 47", "47 years old", "(47)" or a bare "47"."""
-    raw = raw.strip()
+    raw = raw.strip()[:300]
     if raw.isdigit():
-        age = int(raw)
+        age = int(raw) if len(raw) <= 3 else 0
         return age if 0 < age < 120 else None
     m = AGE_RE.search(raw)
     if not m:

@@ -114,24 +114,28 @@ _PLACE = (
     + _STATE_NAMES
     + r"|[A-Z]{2})(?:\s+\d{5}(?:-\d{4})?)?"
 )
-_PLACE_RE = re.compile(r"(?<![A-Za-z])" + _PLACE + r"(?![A-Za-z])")
-_PLACE_FULL_RE = re.compile(r"^\s*" + _PLACE + r"\s*$")
+# the look-behind holds every character of a city word, so a match starts once per word ("a.a.a.a..." was
+# quadratic when every letter after a dot could start one)
+_PLACE_RE = re.compile(r"(?<![A-Za-z.'\-])" + _PLACE + r"(?![A-Za-z])")
+_PLACE_FULL_RE = re.compile(r"^\s{0,3}" + _PLACE + r"\s{0,3}$")
 # "..., lives in Springfield, Illinois": a current place inside a sentence
-_LIVES_IN_RE = re.compile(r"\b(?:currently\s+)?(?:lives|resides|living|located)\s+in\s+" + _PLACE, re.I)
+_LIVES_IN_RE = re.compile(r"\b(?:currently\s{1,3})?(?:lives|resides|living|located)\s{1,3}in\s{1,3}" + _PLACE, re.I)
 _AGE_RES = (
-    re.compile(r"\bage[ds]?\b\s*[:\-]?\s*(\d{1,3})\b", re.I),
-    re.compile(r"\b(\d{1,3})\s*(?:years?\s*old|yrs?\b\.?|y/o\b)", re.I),
+    re.compile(r"\bage[ds]?\b\s{0,3}[:\-]?\s{0,3}(\d{1,3})\b", re.I),
+    re.compile(r"\b(\d{1,3})\s{0,3}(?:years?\s{0,3}old|yrs?\b\.?|y/o\b)", re.I),
     # "(47)" beside a name; never an area code "(217)" and never the start of a phone number
-    re.compile(r"\((\d{2})\)(?![\s.\-]*\d)"),
+    re.compile(r"\((\d{2})\)(?![\s.\-]{0,3}\d)"),
     # "Jane Testwood, 47": a name heading with the age after a comma
     re.compile(r"^[A-Za-z][A-Za-z .'\-]{1,60},\s*(\d{2,3})\s*$"),
 )
 _AGE_ANY = re.compile("|".join(p.pattern for p in _AGE_RES), re.I)
 # separators between facts that share one element: "Age 47 • Springfield, IL", "Age 47 - Springfield, IL"
-_SEGMENT_SPLIT = re.compile(r"\s*[•·|\u2022\u00b7]\s*|\s+[\-–—]\s+")
-_VALUE_SPLIT = re.compile(r"\s*[,;|•·\u2022\u00b7]\s*")
-_MORE = re.compile(r"^(?:and\s+|\+\s*)?\d+\s+(?:more|others?)\b|^(?:view|see|show)\s+(?:all|more)\b", re.I)
-_AND_MORE = re.compile(r"\s*(?:\band\s+|\+\s*)\d+\s+(?:more|others?)\b.*$", re.I)
+_SEGMENT_SPLIT = re.compile(r"\s{0,3}[•·|\u2022\u00b7]\s{0,3}|\s{1,3}[\-–—]\s{1,3}")
+_VALUE_SPLIT = re.compile(r"\s{0,3}[,;|•·\u2022\u00b7]\s{0,3}")
+_MORE = re.compile(
+    r"^(?:and\s{1,3}|\+\s{0,3})?\d+\s{1,3}(?:more|others?)\b|^(?:view|see|show)\s{1,3}(?:all|more)\b", re.I
+)
+_AND_MORE = re.compile(r"\s{0,3}(?:\band\s{1,3}|\+\s{0,3})\d{1,6}\s{1,3}(?:more|others?)\b.*$", re.I)
 _NAME_WORD = re.compile(r"^[A-Za-z][A-Za-z.'\-]*$")
 # words that are buttons and headings, never part of a person's name
 _UI_WORDS_TEXT = (
@@ -268,7 +272,7 @@ def _runs(listing: Any) -> Iterator[tuple[_Run, list[Any]]]:
 def _names(run: _Run) -> list[str]:
     out: list[str] = []
     for piece in run.pieces:
-        for part in _VALUE_SPLIT.split(piece):
+        for part in _VALUE_SPLIT.split(piece[:2000]):
             part = _AND_MORE.sub("", part.strip(" :")).removeprefix("and ").strip()
             cut = part.endswith(("…", ".."))  # cut short on the page: partial, never a full name
             part = part.rstrip(".… ").strip()
