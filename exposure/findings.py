@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from .models import Listing, Remembered, ScanDiff, ScanResult, SiteResult, Status, Verdict
+from .models import ANSWERED, Listing, Outcome, Remembered, ScanDiff, ScanResult, SiteResult, Status, Verdict
 
 
 def listing_key(listing: Listing) -> str:
@@ -31,16 +31,33 @@ def current_findings(scan: ScanResult) -> dict[str, tuple[SiteResult, Verdict]]:
     return {finding_id(s.site.id, v): (s, v) for s in scan.sites for v in s.user_listings}
 
 
+def proved_gone(old: Remembered, site: SiteResult | None, seen: bool) -> bool:
+    """Whether a listing found before is proved gone: every search that found it was answered by the site
+    this time, and the listing was not `seen` at all (not even as a listing we could not confirm)."""
+    if site is None or seen:
+        return False
+    if not old.found_by:
+        # remembered without its searches (an older history): only a site that answered everything proves it
+        return site.status is Status.NOT_FOUND
+    outcomes: dict[str, set[Outcome]] = {}
+    for q in site.queries:
+        outcomes.setdefault(q.query.url, set()).add(q.outcome)
+    return all(url in outcomes and outcomes[url] <= ANSWERED for url in old.found_by)
+
+
 def diff(previous_id: str, previous_finished_at: str, previous: Mapping[str, Remembered], scan: ScanResult) -> ScanDiff:
-    """Compare the user's listings now with those an earlier scan remembered."""
+    """Compare the user's listings now with those an earlier scan remembered. A listing is gone only when the
+    searches that found it last time were answered this time without it; otherwise it is unknown."""
     now = current_findings(scan)
-    checked = {s.site.id for s in scan.sites if s.status is not Status.COULD_NOT_CHECK}
+    sites = {s.site.id: s for s in scan.sites}
+    seen = {finding_id(s.site.id, v) for s in scan.sites for v in s.verdicts}
     gone: list[str] = []
     unknown: list[str] = []
     for fid, old in previous.items():
         if fid in now:
             continue
-        (gone if old.site_id in checked else unknown).append(fid)
+        site = sites.get(old.site_id)
+        (gone if proved_gone(old, site, fid in seen) else unknown).append(fid)
     return ScanDiff(
         previous_scan=previous_id,
         previous_finished_at=previous_finished_at,

@@ -28,7 +28,12 @@ def _record(scan: ScanResult) -> dict[str, Any]:
         "interrupted": scan.interrupted,
         "sites": {s.site.id: s.status.value for s in scan.sites},
         "findings": {
-            fid: {"site_id": s.site.id, "site_name": s.site.name, "url": v.listing.url}
+            fid: {
+                "site_id": s.site.id,
+                "site_name": s.site.name,
+                "url": v.listing.url,
+                "found_by": list(v.listing.found_by),
+            }
             for fid, (s, v) in current_findings(scan).items()
         },
     }
@@ -57,7 +62,12 @@ def compare_with_last(scan: ScanResult, folder: Path) -> ScanDiff | None:
         if data is None or data.get("scan_id") == scan.id or data.get("interrupted"):
             continue
         remembered = {
-            fid: Remembered(str(f.get("site_id", "")), str(f.get("site_name", "")), str(f.get("url", "")))
+            fid: Remembered(
+                str(f.get("site_id", "")),
+                str(f.get("site_name", "")),
+                str(f.get("url", "")),
+                tuple(str(q) for q in f.get("found_by", []) if isinstance(q, str)),
+            )
             for fid, f in data["findings"].items()
             if isinstance(f, dict)
         }

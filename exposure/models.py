@@ -231,6 +231,7 @@ class Remembered:
     site_id: str
     site_name: str
     url: str
+    found_by: tuple[str, ...] = ()  # the searches (their URLs) that found it
 
 
 @dataclass(frozen=True)

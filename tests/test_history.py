@@ -71,3 +71,26 @@ def test_a_site_that_cannot_be_checked_does_not_make_a_listing_gone(tmp_path: Pa
         second = scan(tmp_path, server, tmp_path / "r2")
     fid = first["sites"][0]["listings"][0]["finding_id"]
     assert second["changes"]["gone"] == [] and [u["finding_id"] for u in second["changes"]["unknown"]] == [fid]
+
+
+def test_a_listing_only_a_failed_search_reached_is_not_gone(tmp_path: Path) -> None:
+    # the name search finds one listing, the phone search another; next time the phone search fails
+    other = JANE_CARD.replace("/person/jane-1", "/person/jane-9")
+    routes = {
+        "/name/Jane_Testwood": Canned(page(JANE_CARD)),
+        "/person/jane-1": Canned(DETAIL_1),
+        "/phone/217-555-0142": Canned(page(other)),
+        "/person/jane-9": Canned(DETAIL_1),
+    }
+    server = LocalServer(routes, fallback=Canned(page(NO_RESULTS)))
+    with server:
+        first = scan(tmp_path, server, tmp_path / "r1")
+        server.routes["/phone/217-555-0142"] = Canned("oops", 500)
+        second = scan(tmp_path, server, tmp_path / "r2")
+    by_url = {item["url"].rsplit("/", 1)[-1]: item["finding_id"] for item in first["sites"][0]["listings"]}
+    assert {"jane-1", "jane-9"} <= set(by_url)
+    assert second["sites"][0]["status"] == "found"  # still found through the name search
+    changes = second["changes"]
+    assert by_url["jane-1"] in changes["still_listed"]
+    assert changes["gone"] == []
+    assert by_url["jane-9"] in [u["finding_id"] for u in changes["unknown"]]

@@ -21,8 +21,15 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>!|~&])")
 _LINE_START = re.compile(r"^(\d*)([#>+=-]|(?<=\d)[.)])")
 
 
+# What GitHub-flavoured Markdown turns into a link by itself, with no markup: bare URLs, "www." names and
+# email addresses. Scraped text holding one is shown in a code span, so only our own links are links.
+_AUTOLINKABLE = re.compile(r"(?i)\b(?:https?|ftp)://|\bwww\.|[\w.+-]@[\w-]+\.[\w-]")
+
+
 def text(value: str, *, line_start: bool = False) -> str:
     """Scraped or user text as one safe line of Markdown (`line_start`: it begins a line)."""
+    if _AUTOLINKABLE.search(str(value)):
+        return code(value)
     flat = _SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
     return _LINE_START.sub(r"\1\\\2", flat) if line_start else flat
 

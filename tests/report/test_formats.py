@@ -51,7 +51,7 @@ def test_markdown_golden() -> None:
     ("raw", "escaped"),
     [
         ("[click](javascript:alert(1))", r"\[click\](javascript:alert(1))"),
-        ("![x](https://evil.example/p.png)", r"\!\[x\](https://evil.example/p.png)"),
+        ("![x](https://evil.example/p.png)", "`![x](https://evil.example/p.png)`"),  # a bare URL: a code span
         ("<img src=x onerror=alert(1)>", r"\<img src=x onerror=alert(1)\>"),
         ("&lt;b&gt;", r"\&lt;b\&gt;"),
         ("# heading", r"\# heading"),
@@ -63,6 +63,35 @@ def test_markdown_golden() -> None:
 )
 def test_markdown_text_is_inert(raw: str, escaped: str) -> None:
     assert text(raw, line_start=True) == escaped
+
+
+def test_scraped_urls_and_emails_are_never_links_under_gfm() -> None:
+    """GitHub-flavoured Markdown links bare URLs, www. names and emails by itself: only our own links may be."""
+    from markdown_it import MarkdownIt
+
+    from exposure.report.markdown import render_view
+    from exposure.report.view import build
+
+    scraped = "see http://evil.example/x or www.evil.example, mail jane.t@evil.example"
+    base = demo_scan()
+    sites = list(base.sites)
+    first = sites[0]
+    v = first.verdicts[0]
+    from dataclasses import replace as dc_replace
+
+    from exposure.models import Exposure, ExposureKind
+
+    v2 = dc_replace(
+        v, reasons=(*v.reasons, scraped), exposed=(*v.exposed, Exposure(ExposureKind.ALIAS, scraped, False, scraped))
+    )
+    sites[0] = dc_replace(first, verdicts=(v2, *first.verdicts[1:]))
+    md = render_view(build(dc_replace(base, sites=tuple(sites))))
+    html = MarkdownIt("gfm-like").render(md)
+    import re
+
+    hrefs = re.findall(r'href="([^"]+)"', html)
+    assert hrefs and not [h for h in hrefs if "evil.example" in h], hrefs
+    assert "evil.example/x" in html  # still shown, as text
 
 
 def test_markdown_text_mid_line_keeps_dots_and_dashes() -> None:
