@@ -32,6 +32,12 @@ def registered_domain(host: str) -> str:
     return _registered(host.strip(".").lower())
 
 
+def is_public_suffix(host: str) -> bool:
+    """Whether a host is a public suffix itself ("com", "co.uk", "github.io"): one such name covers many sites."""
+    parts = _EXTRACT(host.strip(".").lower())
+    return bool(parts.suffix) and not parts.domain
+
+
 def site_of(url: str) -> str:
     """The site key of an absolute URL: its registered domain, or host:port when it has none."""
     parts = urlsplit(url)

@@ -374,6 +374,15 @@ class SiteCookies:
 # ----------------------------------------------------------------- the fetcher
 
 
+class PageSource(Protocol):
+    """What the pipeline gets pages from: the plain `Fetcher`, or one site's `browser.SiteBrowser` (a rule
+    with engine = "browser"). Both never raise for anything a site does: a failure is a `Page`."""
+
+    async def get(
+        self, url: str, domain: str, gate: SiteGate | None = None, cookies: SiteCookies | None = None
+    ) -> Page: ...
+
+
 class Fetcher:
     """One shared client for a whole scan. Use as an async context manager."""
 

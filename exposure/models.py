@@ -88,6 +88,8 @@ class Page:
     detail: str = ""  # why, in plain words, for failures
     elapsed: float = 0.0
     raw: str = ""  # the technical cause (exception and message), kept for the JSON report only
+    # browser engine: the other hosts ("host:port") the page tried to reach while it loaded, all refused
+    refused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

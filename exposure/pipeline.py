@@ -20,8 +20,9 @@ from datetime import UTC, date, datetime
 
 from . import __version__
 from .analyze import Analyzer, DetailReading
+from .browser import BrowserEngine, BrowserSettings, ChallengeHandler
 from .extract import MAX_LISTINGS
-from .fetch import Fetcher, FetchSettings, SiteCookies, SiteGate
+from .fetch import Fetcher, FetchSettings, PageSource, SiteCookies, SiteGate
 from .findings import listing_key
 from .models import (
     ANSWERED,
@@ -64,6 +65,7 @@ class ScanOptions:
     today: date | None = None
     analysis_workers: int = 2
     analysis_budget: float = ANALYSIS_BUDGET  # seconds one page may take to read
+    browser: BrowserSettings = field(default_factory=BrowserSettings)  # for rules with engine = "browser"
 
 
 @dataclass
@@ -158,11 +160,19 @@ def site_verdict(
 class Scanner:
     """Runs one scan with one shared fetcher and one analysis pool."""
 
-    def __init__(self, profile: Profile, options: ScanOptions, fetcher: Fetcher, analysis: AnalysisPool) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        options: ScanOptions,
+        fetcher: Fetcher,
+        analysis: AnalysisPool,
+        browser: BrowserEngine | None = None,
+    ) -> None:
         self.profile = profile
         self.options = options
         self.fetcher = fetcher
         self.analysis = analysis
+        self.browser = browser
         self._pages: dict[tuple[str, str], asyncio.Task[Page]] = {}  # no URL is fetched twice in one scan
         self._cookies: dict[str, SiteCookies] = {}  # per rule, for the rules that keep cookies
 
@@ -171,9 +181,15 @@ class Scanner:
         task = self._pages.get(key)
         if task is None:
             jar = self._cookies.setdefault(rule.id, SiteCookies(rule.domain)) if rule.cookies else None
-            task = asyncio.ensure_future(self.fetcher.get(url, rule.domain, gate, jar))
+            task = asyncio.ensure_future(self._source(rule).get(url, rule.domain, gate, jar))
             self._pages[key] = task
         return task
+
+    def _source(self, rule: Rule) -> PageSource:
+        """The plain fetcher, or the site's own browser for a rule with engine = "browser"."""
+        if rule.engine == "browser" and self.browser is not None:
+            return self.browser.for_rule(rule)
+        return self.fetcher
 
     async def site(self, state: _SiteState) -> SiteResult:
         rule = state.rule
@@ -191,6 +207,9 @@ class Scanner:
         except Exception as exc:  # a bug met on one site's pages ends that site, never the scan
             self._cancel_pages(rule)
             return site_verdict(state, extra_reason=(Outcome.ERROR, _failed_rule(rule, exc)))
+        finally:
+            if rule.engine == "browser" and self.browser is not None:
+                await self.browser.release(rule.id)  # the site's browser context is thrown away
         return site_verdict(state)
 
     def _cancel_pages(self, rule: Rule) -> None:
@@ -210,6 +229,7 @@ class Scanner:
             detail = reading.classification.detail
             if reading.notes:
                 detail += f"; {len(reading.notes)} link(s) that do not parse were ignored"
+            detail = _with_refused(detail, page)
             state.records.append(
                 QueryRecord(
                     Query(query.site_id, query.kind, url, label),
@@ -288,7 +308,9 @@ class Scanner:
                             Query(query.site_id, query.kind, link, f"detail page of {who}"),
                             classification.outcome,
                             page.status,
-                            "" if classification.outcome is Outcome.RESULTS else classification.detail,
+                            _with_refused(
+                                "" if classification.outcome is Outcome.RESULTS else classification.detail, page
+                            ),
                             page.final_url,
                             page.raw,
                         )
@@ -312,6 +334,16 @@ class Scanner:
         state.add(verdict)
 
 
+def _with_refused(detail: str, page: Page) -> str:
+    """A request's detail, plus the other hosts its page tried to reach (browser engine; all refused)."""
+    hosts = page.refused
+    if not hosts:
+        return detail
+    shown = ", ".join(hosts[:5]) + (f" and {len(hosts) - 5} more" if len(hosts) > 5 else "")
+    note = f"the page tried to reach {len(hosts)} other host(s), all blocked: {shown}"
+    return f"{detail}; {note}" if detail else note
+
+
 def _failed_rule(rule: Rule, exc: Exception) -> str:
     return f"rule {rule.id} failed on this site ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
 
@@ -332,8 +364,10 @@ async def scan(
     on_site: Callable[[SiteResult], None] | None = None,
     stop: asyncio.Event | None = None,
     by_hand: Sequence[ByHand] = (),
+    on_challenge: ChallengeHandler | None = None,
 ) -> ScanResult:
-    """Scan every rule's site for the profile. Setting `stop` ends the scan early, keeping what is known."""
+    """Scan every rule's site for the profile. Setting `stop` ends the scan early, keeping what is known.
+    `on_challenge` is told when a check page is shown to the person (`BrowserSettings.interactive`)."""
     options = options or ScanOptions()
     started = datetime.now(UTC)
     scan_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
@@ -345,8 +379,9 @@ async def scan(
     analysis = AnalysisPool(
         Analyzer(profile, {r.id: r for r in rules}, options.today), options.analysis_workers, options.analysis_budget
     )
-    async with Fetcher(options.fetch) as fetcher:
-        scanner = Scanner(profile, options, fetcher, analysis)
+    browser = BrowserEngine(options.browser, options.fetch, on_challenge)  # starts Chromium only when needed
+    async with Fetcher(options.fetch) as fetcher, browser:
+        scanner = Scanner(profile, options, fetcher, analysis, browser)
         tasks = {asyncio.create_task(scanner.site(states[r.id]), name=r.id): r.id for r in rules}
         stop_task = asyncio.ensure_future(stop.wait()) if stop is not None else None
         pending: set[asyncio.Future[object]] = set(tasks)  # type: ignore[arg-type]
@@ -397,6 +432,14 @@ async def scan(
         interrupted=interrupted,
         profile_label=profile.name.original,
         tool_version=__version__,
-        extra={"requests": str(fetcher.requests_sent), "seconds": f"{time.monotonic() - t0:.2f}"},
+        extra={
+            "requests": str(fetcher.requests_sent),
+            "seconds": f"{time.monotonic() - t0:.2f}",
+            **(
+                {"browser_pages": str(browser.pages_loaded), "browser_blocked": str(sum(browser.refused.values()))}
+                if browser.pages_loaded
+                else {}
+            ),
+        },
         by_hand=tuple(by_hand),
     )

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .domains import normalize_domain, url_problem
+from .domains import is_public_suffix, normalize_domain, url_problem
 from .errors import RuleError
 from .models import ByHand, OptOut, QueryKind, SiteInfo
 from .tomlfile import line_of, raise_invalid, read_toml
@@ -41,6 +41,24 @@ VARS_BY_KIND: dict[QueryKind, set[str]] = {
 }
 FILTERS = {"lower", "upper", "title", "slug", "urlencode", "state_full", "digits", "raw"}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# An asset host is one host name (or IPv4 address), optionally with a port: no scheme, path or wildcard.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+ASSET_HOST_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::\d{{1,5}})?$")
+MAX_ASSET_HOSTS = 20
+
+
+def check_asset_host(v: str) -> str:
+    """One host a browser rule's pages may also load from, checked so it cannot widen the pin to a whole
+    suffix or to anything other than one host."""
+    host = v.strip().lower()
+    if len(host) > 260 or not ASSET_HOST_RE.match(host):
+        raise ValueError(f"asset host {v!r} must be a host name, optionally with :port (no scheme, path or *)")
+    name, _, port = host.partition(":")
+    if port and not 0 < int(port) < 65536:
+        raise ValueError(f"asset host {v!r} has no valid port")
+    if is_public_suffix(name):
+        raise ValueError(f"asset host {v!r} is a public suffix: it would allow every site under it")
+    return host
 
 
 class _Strict(BaseModel):
@@ -398,15 +416,23 @@ class Rule(_Strict):
     concurrency: int = Field(default=2, ge=1, le=8)
     # "browser": load the searches in a real browser (sites that render their listings with JavaScript)
     engine: Literal["http", "browser"] = "http"
-    asset_hosts: list[str] = []  # other hosts the browser engine may load the site's scripts and styles from
+    # other hosts the browser engine may load the site's scripts, styles and check page from (exact hosts)
+    asset_hosts: list[str] = Field(default=[], max_length=MAX_ASSET_HOSTS)
     # keep cookies the site sets for later requests to it (never to any other site); off unless a site needs it
     cookies: bool = False
 
     _id = field_validator("id")(lambda v: check_id(v))
 
+    @field_validator("asset_hosts")
+    @classmethod
+    def _asset_hosts(cls, v: list[str]) -> list[str]:
+        return [check_asset_host(h) for h in v]
+
     @model_validator(mode="after")
     def _same_site(self) -> Rule:
         normalize_domain(self.domain)
+        if self.asset_hosts and self.engine != "browser":
+            raise ValueError('asset_hosts is only used with engine = "browser"')
         for search in self.searches:
             for template in filter(None, (search.url, search.url_without_location)):
                 probe = template.split("{", 1)[0]
