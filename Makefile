@@ -12,7 +12,7 @@ $(VENV)/.runtime: pyproject.toml
 
 $(VENV)/.test: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[browser,test]'
 	touch $(VENV)/.runtime $@
 
 install: $(VENV)/.runtime

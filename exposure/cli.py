@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
+from .browser import BrowserSettings, CheckPage
 from .errors import ConfigError
 from .fetch import FetchSettings
 from .history import compare_with_last, default_history_dir
@@ -203,13 +204,45 @@ def _scan_and_report(
         warned: list[bool] = []
 
         by_hand = [m.by_hand() for m in catalog.manual]
-        result = _run(lambda stop: scan(profile, catalog.rules, options, on_site=on_site, stop=stop, by_hand=by_hand))
+        tell = _tell_person if options.browser.interactive else None
+        result = _run(
+            lambda stop: scan(
+                profile, catalog.rules, options, on_site=on_site, stop=stop, by_hand=by_hand, on_challenge=tell
+            )
+        )
     if history_dir is not None:
         result = replace(result, changes=compare_with_last(result, history_dir))
         save_history(result, history_dir)
     paths = write_reports(result, fmts, out_dir)
     _summary(result, paths)
     return exit_code(result)
+
+
+def _tell_person(notice: CheckPage) -> None:
+    """`--interactive`: what the person should do with the window that just opened."""
+    console.print(
+        f"\n[bold]{notice.site}[/] shows a check page ({notice.protection}). It is open in a browser window: "
+        "complete it there (tick the box, solve the puzzle), then come back here. The scan goes on by itself as "
+        f"soon as the site lets you through, or after {notice.wait:g} s.",
+        highlight=False,
+    )
+
+
+def _browser_settings(interactive: bool, wait: float, keep_cookies: bool) -> BrowserSettings:
+    from .browser.engine import default_state_dir
+
+    return BrowserSettings(interactive=interactive, wait=wait, state_dir=default_state_dir() if keep_cookies else None)
+
+
+InteractiveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--interactive",
+        help="When a site read with the browser engine shows a check page (a challenge), open it in a window "
+        "for you to complete, then go on. Without it such a site is 'could not check' (blocked).",
+    ),
+]
+WaitOpt = Annotated[float, typer.Option("--interactive-wait", min=5, help="Seconds you have for one check page.")]
 
 
 @app.command("scan")
@@ -226,9 +259,23 @@ def scan_cmd(
     history_dir: Annotated[
         Path | None, typer.Option(help="Where scans are remembered (default: your user data folder).")
     ] = None,
+    interactive: InteractiveOpt = False,
+    interactive_wait: WaitOpt = 180.0,
+    keep_browser_cookies: Annotated[
+        bool,
+        typer.Option(
+            "--keep-browser-cookies",
+            help="Keep the cookies browser-engine sites set (each site's own only) for the next scan, so a check "
+            "page you completed need not be done again. Off: every scan starts with no cookies.",
+        ),
+    ] = False,
 ) -> None:
     """Search every configured site for you and write the reports."""
-    options = ScanOptions(fetch=FetchSettings(timeout=timeout, concurrency=concurrency), site_deadline=site_deadline)
+    options = ScanOptions(
+        fetch=FetchSettings(timeout=timeout, concurrency=concurrency),
+        site_deadline=site_deadline,
+        browser=_browser_settings(interactive, interactive_wait, keep_browser_cookies),
+    )
     hdir = (history_dir or default_history_dir()) if history else None
     code = _scan_and_report(hdir, profile or default_profile_path(), rules, out_dir, fmt, options, progress)
     raise typer.Exit(code)
@@ -253,6 +300,98 @@ def demo(
         code = _scan_and_report(None, DEMO_PROFILE, [rules_dir], out_dir, fmt, options, progress)
     # the demo person is listed by design; the demo itself succeeded
     raise typer.Exit(EXIT_INTERRUPTED if code == EXIT_INTERRUPTED else EXIT_CLEAN)
+
+
+@app.command()
+def check(
+    url: Annotated[str, typer.Argument(help="The page's address: a search result you found, a forum post, ...")],
+    profile: ProfileOpt = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Another host the page may load from (repeatable). Every other host outside the page's own site "
+            "is blocked.",
+        ),
+    ] = None,
+    interactive: InteractiveOpt = False,
+    interactive_wait: WaitOpt = 180.0,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds the page may take to load.")] = 30.0,
+    save: Annotated[bool, typer.Option(help="Keep the page as read, with its URL, UTC time and SHA-256.")] = True,
+    evidence_dir: Annotated[
+        Path | None, typer.Option(help="Where the page is kept (default: your user data folder).")
+    ] = None,
+) -> None:
+    """Open one page in the browser engine and say which of your identifiers it shows (exit 1 if any, 0 if none,
+    3 if the page could not be read)."""
+    from .capture import default_capture_dir
+    from .domains import site_of, url_problem
+    from .pipeline import check_page
+    from .rules import check_asset_host
+    from .summary import EXIT_LISTED, EXIT_UNCHECKED
+
+    site = site_of(url) if "://" in url else ""
+    problem = url_problem(url, site) if site else "not an absolute http(s) URL"
+    if problem:
+        raise _fail(f"{url}: {problem}")
+    try:
+        hosts = [check_asset_host(h) for h in allow_host or []]
+        person = load_profile(profile or default_profile_path())
+    except ValueError as exc:
+        raise _fail(f"--allow-host: {exc}") from exc
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    done = asyncio.run(
+        check_page(
+            url,
+            person,
+            fetch=FetchSettings(timeout=timeout, retries=0),
+            browser=_browser_settings(interactive, interactive_wait, False),
+            allow_hosts=hosts,
+            save_to=(evidence_dir or default_capture_dir()) if save else None,
+            on_challenge=_tell_person if interactive else None,
+        )
+    )
+    reading = done.reading
+    out.print(url, highlight=False)
+    if done.page.refused:
+        out.print(
+            f"The page tried to reach {len(done.page.refused)} other host(s); all were blocked: "
+            f"{', '.join(done.page.refused[:5])} (--allow-host lets one through).",
+            highlight=False,
+        )
+    code = EXIT_CLEAN
+    if reading.verdict is None:
+        out.print(f"[yellow]Could not check this page[/] ({reading.outcome or 'error'}): {reading.detail}")
+        code = EXIT_UNCHECKED
+    elif reading.exposes:
+        table = Table(title="What this page shows of you", show_lines=False)
+        table.add_column("your")
+        table.add_column("as shown", overflow="fold")
+        table.add_column("on the page", overflow="fold")
+        for e in reading.exposures:
+            table.add_row(e.kind.value, e.value, e.evidence)
+        out.print(table)
+        v = reading.verdict
+        if v.is_user:
+            out.print(f"[bold red]This page is about you[/] ({'; '.join(v.reasons)}).", highlight=False)
+        elif v.identifier_exposed:
+            out.print("[bold red]This page shows your data[/] (under a name that is not yours).", highlight=False)
+        else:
+            out.print("It shows your name, and nothing else of yours: it may be about someone else with your name.")
+        code = EXIT_LISTED
+    else:
+        out.print("[green]Nothing of yours was found on this page[/] (as far as its text shows).")
+    if reading.cut:
+        out.print("[yellow]The page is very long: only its start was read.[/]")
+    if done.capture is not None and done.saved is not None:
+        c = done.capture
+        out.print(
+            f"Kept: {done.saved} (captured {c.captured_at}, SHA-256 {c.sha256}); its record is "
+            f"{done.saved.with_suffix('.json').name}.",
+            highlight=False,
+        )
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -17,10 +17,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import __version__
 from .analyze import Analyzer, DetailReading
-from .browser import BrowserEngine, BrowserSettings, ChallengeHandler
+from .browser import BrowserEngine, BrowserSettings, BrowserSite, ChallengeHandler
+from .capture import save_capture
+from .domains import site_of
 from .extract import MAX_LISTINGS
 from .fetch import Fetcher, FetchSettings, PageSource, SiteCookies, SiteGate
 from .findings import listing_key
@@ -37,10 +41,11 @@ from .models import (
     Status,
     Verdict,
 )
+from .pagecheck import PageCheck, PageReading, read_page
 from .profile import Profile
 from .queries import build_queries
 from .rules import Rule
-from .workers import ANALYSIS_BUDGET, AnalysisPool
+from .workers import ANALYSIS_BUDGET, AnalysisPool, DaemonThreadExecutor
 
 # When several requests of a site failed, the reason shown is the most telling one.
 REASON_ORDER = (
@@ -443,3 +448,34 @@ async def scan(
         },
         by_hand=tuple(by_hand),
     )
+
+
+async def check_page(
+    url: str,
+    profile: Profile,
+    *,
+    fetch: FetchSettings | None = None,
+    browser: BrowserSettings | None = None,
+    allow_hosts: Sequence[str] = (),
+    save_to: Path | None = None,
+    on_challenge: ChallengeHandler | None = None,
+    today: date | None = None,
+) -> PageCheck:
+    """`exposure check URL`: one page no rule knows, loaded in the browser engine (pinned to the URL's own site
+    and `allow_hosts`), read for the user's identifiers, and kept as evidence in `save_to` when it could be read."""
+    host = urlsplit(url).hostname or url
+    site = BrowserSite("check", host, site_of(url), tuple(allow_hosts))
+    async with BrowserEngine(browser, fetch, on_challenge) as engine:
+        page = await engine.site(site).get(url, site.domain)
+    executor = DaemonThreadExecutor(1)  # a page that takes too long to read must not hold the process open
+    try:
+        future = asyncio.get_running_loop().run_in_executor(executor, read_page, page, profile, today)
+        reading = await asyncio.wait_for(future, ANALYSIS_BUDGET)
+    except TimeoutError:
+        reading = PageReading(url, None, Outcome.ERROR, f"reading the page took longer than {ANALYSIS_BUDGET:g} s")
+    finally:
+        executor.shutdown(wait=False)
+    if save_to is None or reading.verdict is None:
+        return PageCheck(reading, page)  # a page that could not be read is no evidence of anything
+    capture, saved, _record = save_capture(page, save_to, "browser")
+    return PageCheck(reading, page, capture, saved)

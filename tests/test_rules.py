@@ -62,6 +62,23 @@ def test_id_must_equal_file_name(tmp_path: Path) -> None:
         (('text = ["no results"]', ""), "at least one of status"),
         (('listing = ".card"', ""), "extract needs a listing selector"),
         (('domain = "example.com"', 'domain = "example.com"\ndelay = "slow"'), "line 4: key delay"),
+        (('domain = "example.com"', 'domain = "example.com"\nengine = "curl"'), "key engine"),
+        (
+            ('domain = "example.com"', 'domain = "example.com"\nasset_hosts = ["cdn.example.net"]'),
+            'asset_hosts is only used with engine = "browser"',
+        ),
+        (
+            ('domain = "example.com"', 'domain = "example.com"\nengine = "browser"\nasset_hosts = ["com"]'),
+            "is a public suffix",
+        ),
+        (
+            ('domain = "example.com"', 'domain = "example.com"\nengine = "browser"\nasset_hosts = ["*.cdn.net"]'),
+            "must be a host name",
+        ),
+        (
+            ('domain = "example.com"', 'domain = "example.com"\nengine = "browser"\nasset_hosts = ["https://a.net/"]'),
+            "must be a host name",
+        ),
     ],
 )
 def test_invalid_rules_are_rejected_with_a_reason(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -97,3 +114,13 @@ def test_https_urls_on_a_host_without_public_suffix(tmp_path: Path) -> None:
         "https://www.example.com/", "https://people.example/"
     )
     assert load_rule(write(tmp_path, "good", text)).site_key == "people.example"
+
+
+def test_browser_engine_with_asset_hosts(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        'domain = "example.com"',
+        'domain = "example.com"\nengine = "browser"\nasset_hosts = ["CDN.Example.net", "challenges.cloudflare.com"]',
+    )
+    rule = load_rule(write(tmp_path, "good", text))
+    assert rule.engine == "browser" and rule.asset_hosts == ["cdn.example.net", "challenges.cloudflare.com"]
+    assert load_rule(write(tmp_path, "good", GOOD)).engine == "http"

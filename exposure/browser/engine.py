@@ -80,6 +80,13 @@ QUIET_MS = 500  # Playwright's "networkidle": no request in flight for this long
 POLL_SECONDS = 0.5  # how often a check page shown to the person is looked at again
 
 
+def default_state_dir() -> Path:
+    """Where `--keep-browser-cookies` keeps each site's own cookies (~/.local/share/exposure/browser-cookies)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("exposure")) / "browser-cookies"
+
+
 def default_chromium() -> Path:
     """Where Chromium is: $EXPOSURE_CHROMIUM, else Debian's /usr/bin/chromium."""
     return Path(os.environ.get("EXPOSURE_CHROMIUM") or DEFAULT_CHROMIUM)
