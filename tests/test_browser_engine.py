@@ -29,7 +29,7 @@ from browser import ensure_chromium
 from conftest import fast_options
 from servers import Canned, LocalServer
 
-from exposure.browser import BrowserSettings, CheckPage
+from exposure.browser import BrowserSettings, BrowserSite, CheckPage
 from exposure.models import ExposureKind, Outcome, ScanResult, SiteResult, Status
 from exposure.pipeline import ScanOptions, scan
 from exposure.profile import Profile
@@ -447,3 +447,64 @@ def test_missing_playwright_is_could_not_check_with_the_install_hint(tmp_path: P
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("could_not_check error ")
     assert "Playwright is not installed (pip install 'exposure[browser]')" in done.stdout
+
+
+def test_a_named_host_routed_to_loopback_and_an_unknown_host_refused_by_name(tmp_path: Path, profile: Profile) -> None:
+    """`FetchSettings.connect_to` works in the browser engine too (for http:// URLs), and a host outside the
+    pin is refused by name: the proxy never looks it up."""
+    script = "fetch('http://tracker.invalid/collect?q=jane').catch(() => 0);"
+    routes = {"/name/jane-testwood/il": Canned(shell(script + f"render({json.dumps([JANE])});"))}
+    with LocalServer(routes, fallback=Canned(shell(script + "render([]);"))) as server:
+        path = tmp_path / "named.toml"
+        text = RULE.format(id="named", host="people.test", base="http://people.test", engine="browser", extra="")
+        path.write_text(textwrap.dedent(text))
+        opts = replace(
+            options(), fetch=replace(fast_options().fetch, connect_to={"people.test": f"127.0.0.1:{server.port}"})
+        )
+        site = only(run(profile, [load_rule(path)], opts))
+        hosts = {headers.get("Host") for _, _, headers in server.requests}
+    assert site.status is Status.FOUND, site.detail
+    assert hosts == {"people.test"}  # the URL and its Host header stay as in life
+    assert all("tracker.invalid:80" in q.detail for q in site.queries)
+
+
+def test_what_a_site_may_connect_to() -> None:
+    site = BrowserSite("s", "S", "example.com", ("cdn.example.net", "127.0.0.1:8081"))
+    assert site.allows("example.com", 443) and site.allows("www.example.com", 80)
+    assert site.allows("cdn.example.net", 443) and site.allows("127.0.0.1", 8081)
+    assert not site.allows("127.0.0.1", 8082) and not site.allows("evil.example.net", 443)
+    assert not site.allows("example.com.evil.net", 443) and not site.allows("sub.cdn.example.net", 443)
+    loopback = BrowserSite("l", "L", "127.0.0.1:5000")
+    assert loopback.allows("127.0.0.1", 5000) and not loopback.allows("127.0.0.1", 5001)
+
+
+def test_a_site_that_is_down_says_so_in_plain_words(tmp_path: Path, profile: Profile) -> None:
+    with LocalServer() as server:
+        rule = write_rule(tmp_path, server)
+    # the server is gone: its port refuses connections
+    site = only(run(profile, [rule]))
+    assert site.status is Status.COULD_NOT_CHECK and site.reason is Outcome.ERROR
+    assert "the connection was refused" in site.detail
+
+
+def test_scan_interactive_flag_reaches_the_engine(
+    tmp_path: Path, walled: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the CLI: --interactive on a machine without a screen says why the check page was not shown."""
+    from typer.testing import CliRunner
+
+    from exposure.cli import app
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    write_rule(rules, walled)
+    out = tmp_path / "out"
+    args = ["scan", "--profile", str(Path(__file__).parent / "fixtures/profiles/default.toml"), "--rules", str(rules)]
+    args += ["--out", str(out), "--format", "json", "--no-history", "--timeout", "5"]
+    plain = CliRunner().invoke(app, args)
+    asked = CliRunner().invoke(app, [*args, "--interactive", "--interactive-wait", "5"])
+    assert plain.exit_code == 3 and asked.exit_code == 3, asked.output
+    details = [json.loads(p.read_text())["sites"][0]["detail"] for p in sorted(out.glob("*.json"))]
+    assert any("needs a screen" in d for d in details) and any("needs a screen" not in d for d in details)
