@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import scan as plainbench  # noqa: E402  (benchmarks/scan.py: the simulated web)
 
+from exposure.browser import BrowserSettings  # noqa: E402
 from exposure.fetch import FetchSettings  # noqa: E402
 from exposure.models import SiteResult  # noqa: E402
 from exposure.pipeline import ScanOptions, scan  # noqa: E402
@@ -102,25 +103,33 @@ async def _serve(
     from aiohttp import web
 
     filler = plainbench.Filler(random.Random(seed))
-    pages = {s.index: plainbench.render_site(s, today, filler, seed) for s in specs}
+    # every answer is compressed once, before the scan: server CPU must not add to the latency (as in scan.py)
+    pages = {
+        s.index: {
+            k: (status, gzip.compress(html.encode(), 6))
+            for k, (status, html) in plainbench.render_site(s, today, filler, seed).items()
+        }
+        for s in specs
+    }
+    shell_gz, app_gz = gzip.compress(SHELL.encode(), 6), gzip.compress(APP_JS.encode(), 6)
     rng = random.Random(seed + 1)
     by_port: dict[int, plainbench.SiteSpec] = {}
     done = asyncio.Event()
 
-    def answer(body: str, status: int, content_type: str) -> web.Response:
+    def answer(body: bytes, status: int, content_type: str) -> web.Response:
         headers = {
             "Content-Type": f"{content_type}; charset=utf-8",
             "Content-Encoding": "gzip",
             "Cache-Control": "no-store",
         }
-        return web.Response(body=gzip.compress(body.encode(), 6), status=status, headers=headers)
+        return web.Response(body=body, status=status, headers=headers)
 
     async def site(request: web.Request) -> web.StreamResponse:
         sock = request.transport.get_extra_info("sockname") if request.transport else None
         spec = by_port[sock[1]]
         await asyncio.sleep(rng.uniform(min_ms, max_ms) / 1000)
         if spec.index in browser_ids and request.path == "/app.js":
-            return answer(APP_JS, 200, "text/javascript")
+            return answer(app_gz, 200, "text/javascript")
         if spec.index in browser_ids and request.path == "/favicon.ico":
             return web.Response(status=404)
         target, query = request.path, dict(request.query)
@@ -134,7 +143,7 @@ async def _serve(
         if spec.index in browser_ids:
             if request.path == "/api/page":
                 return answer(html, 200, "text/html")
-            return answer(SHELL, status, "text/html")
+            return answer(shell_gz, status, "text/html")
         return answer(html, status, "text/html")
 
     async def quit_(request: web.Request) -> web.StreamResponse:
@@ -265,10 +274,10 @@ def _by_name(sampler: Sampler) -> dict[str, float]:
     return out
 
 
-def child(rules_dir: Path, expected: dict[str, str], today: date) -> dict[str, Any]:
+def child(rules_dir: Path, expected: dict[str, str], today: date, nice: int) -> dict[str, Any]:
     profile = load_profile(plainbench.PROFILE_PATH)
     rules = load_rules([rules_dir])
-    options = ScanOptions(fetch=FetchSettings(concurrency=32), today=today)
+    options = ScanOptions(fetch=FetchSettings(concurrency=32), today=today, browser=BrowserSettings(nice=nice))
     finished: dict[str, float] = {}
     sampler = Sampler()
     sampler.start()
@@ -277,7 +286,24 @@ def child(rules_dir: Path, expected: dict[str, str], today: date) -> dict[str, A
     def on_site(s: SiteResult) -> None:
         finished[s.site.id] = time.perf_counter() - t0
 
-    result = asyncio.run(scan(profile, rules, options, on_site=on_site))
+    lags: list[float] = []
+
+    async def main() -> Any:
+        async def watch() -> None:  # how late the event loop wakes a 20 ms sleep: its stalls
+            while True:
+                t = time.perf_counter()
+                await asyncio.sleep(0.02)
+                lags.append(time.perf_counter() - t - 0.02)
+                if lags[-1] > 0.3:
+                    print(f"stall of {lags[-1] * 1000:.0f} ms at {t - t0:.2f} s", file=sys.stderr)
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            return await scan(profile, rules, options, on_site=on_site)
+        finally:
+            watcher.cancel()
+
+    result = asyncio.run(main())
     wall = time.perf_counter() - t0
     sampler.stop.set()
     sampler.join()
@@ -298,6 +324,8 @@ def child(rules_dir: Path, expected: dict[str, str], today: date) -> dict[str, A
         "cpu": time.process_time() - sampler.own_cpu,
         "others_cpu": sum(sampler.others_cpu.values()),
         "cpu_by_process": _by_name(sampler),
+        "loop_lag_p99_ms": 1000 * sorted(lags)[int(0.99 * (len(lags) - 1))] if lags else 0.0,
+        "loop_lag_max_ms": 1000 * max(lags, default=0.0),
         "plain_median": statistics.median(plain) if plain else 0.0,
         "plain_last": plain[-1] if plain else 0.0,
         "browser_last": browser[-1] if browser else 0.0,
@@ -317,7 +345,9 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for key, value in runs[0].items():
         if key in ("peak_rss", "peak_pss", "peak_procs", "python_max_rss"):
             out[key] = max(r[key] for r in runs)
-        elif isinstance(value, int | float):
+        elif isinstance(value, int):
+            out[key] = statistics.median_low(r[key] for r in runs)
+        elif isinstance(value, float):
             out[key] = statistics.median(r[key] for r in runs)
         elif key == "wrong":
             out[key] = [w for r in runs for w in r[key]]
@@ -334,12 +364,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-ms", type=float, default=150.0)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=3, help="scans of each kind, alternated; medians are shown")
+    ap.add_argument("--nice", type=int, default=BrowserSettings().nice, help="BrowserSettings.nice (0: off)")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     today = date.today()
     if args.child:
         job = json.loads(args.child.read_text())
-        print(json.dumps(child(Path(job["rules"]), job["expected"], today)))
+        print(json.dumps(child(Path(job["rules"]), job["expected"], today, job["nice"])))
         return 0
 
     specs = plainbench.make_specs(args.plain + args.browser, args.seed)
@@ -369,7 +400,13 @@ def main(argv: list[str] | None = None) -> int:
                     (folder / f"{spec.site_id}.toml").write_text(text)
                 jobs[mode] = Path(tmp) / f"{folder.name}.json"
                 jobs[mode].write_text(
-                    json.dumps({"rules": str(folder), "expected": {s.site_id: s.expected.value for s in chosen}})
+                    json.dumps(
+                        {
+                            "rules": str(folder),
+                            "expected": {s.site_id: s.expected.value for s in chosen},
+                            "nice": args.nice,
+                        }
+                    )
                 )
             # alternated, so a machine that gets busier or quieter meanwhile weighs on both kinds alike
             for k in range(args.repeat):
@@ -385,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
                         print(done.stderr[-3000:])
                         raise SystemExit(f"the {mode} scan failed")
                     runs[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                    for line in done.stderr.splitlines():
+                        if line.startswith("stall of"):
+                            print(f"    {mode}: {line}")
                     print(f"  {mode} #{k + 1}: {runs[mode][-1]['wall']:.2f} s")
         results = {mode: _median_run(rs) for mode, rs in runs.items()}
     finally:
@@ -419,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['peak_rss'] / mib:>12.0f} {r['python_max_rss'] / mib:>10.0f} {r['peak_procs']:>5} "
             f"{r['cpu']:>6.1f} {r['others_cpu']:>13.1f} {'yes' if not r['wrong'] else 'NO':>7}"
         )
+        print(f"  {mode}: event loop stalls p99 {r['loop_lag_p99_ms']:.0f} ms, max {r['loop_lag_max_ms']:.0f} ms")
         if r["cpu_by_process"]:
             print(f"  CPU s of the other processes: {r['cpu_by_process']}")
         for line in r["wrong"][:10]:

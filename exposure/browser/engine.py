@@ -77,7 +77,6 @@ LAUNCH_ARGS = (
     "--no-pings",
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
-QUIET_MS = 500  # Playwright's "networkidle": no request in flight for this long
 POLL_SECONDS = 0.5  # how often a check page shown to the person is looked at again
 
 
@@ -493,6 +492,18 @@ async def _quiet_close(tab: Tab) -> None:
         await tab.close()
 
 
+class _NoPlaywright(Exception):
+    """Stands for Playwright's error class where Playwright is not installed (nothing raises it)."""
+
+
+def _playwright_error() -> type[Exception]:
+    try:
+        from playwright.async_api import Error
+    except ImportError:
+        return _NoPlaywright
+    return Error
+
+
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return (text[:200] + "…") if len(text) > 200 else text or type(exc).__name__
@@ -564,6 +575,7 @@ class SiteBrowser:
         self._contexts: list[BrowserContext] = []
         self._setup = asyncio.Lock()
         self._in_window = False
+        self._headless: BrowserContext | None = None  # the context the site had before its window
         self._has_turn = False
         self._gave_up = False  # the person did not get through once: the site is not shown again
 
@@ -586,13 +598,15 @@ class SiteBrowser:
     async def _get(self, url: str, gate: SiteGate | None, started: float) -> Page:
         try:
             context = await self._current()
+            if gate is None:
+                async with self.engine.tabs:
+                    return await self._load(context, url, started)
+            async with gate, self.engine.tabs:
+                return await self._load(context, url, started)
         except Unavailable as exc:
             return _failed(url, Outcome.ERROR, str(exc), started)
-        if gate is None:
-            async with self.engine.tabs:
-                return await self._load(context, url, started)
-        async with gate, self.engine.tabs:
-            return await self._load(context, url, started)
+        except _playwright_error() as exc:  # the browser itself failed (crashed, closed): this page's failure
+            return _failed(url, Outcome.ERROR, f"the browser could not open the page ({_short(exc)})", started)
 
     async def _current(self) -> BrowserContext:
         async with self._setup:
@@ -737,15 +751,11 @@ class SiteBrowser:
                 return _failed(
                     url, Outcome.BLOCKED, f"blocked by {why}; the check page could not be shown ({exc})", started
                 )
-            cleared = await self._wait_for_person(window, url, why)
-            if not cleared:
+            problem = await self._wait_for_person(window, url, why)
+            if problem:
                 self._gave_up = True
-                return _failed(
-                    url,
-                    Outcome.BLOCKED,
-                    f"blocked by {why}: the check page was not completed within {settings.wait:g} s",
-                    started,
-                )
+                await self._leave_window(window)
+                return _failed(url, Outcome.BLOCKED, f"blocked by {why}: {problem}", started)
         return await self._get(url, gate, time.monotonic())
 
     async def _window(self) -> BrowserContext:
@@ -754,17 +764,32 @@ class SiteBrowser:
             context = await self.engine.new_context(self.site, self.proxy.port, visible=True)
             async with self._setup:
                 # the headless context stays open until the site is done: other searches may be loading in it
+                self._headless = self._context
                 self._context = context
                 self._contexts.append(context)
                 self._in_window = True
         assert self._context is not None
         return self._context
 
-    async def _wait_for_person(self, context: BrowserContext, url: str, why: str) -> bool:
+    async def _leave_window(self, window: BrowserContext) -> None:
+        """The person did not get through: the window closes, and the site's other pages load headless again
+        (they meet the check page and end "blocked", without a window each)."""
+        async with self._setup:
+            if self._context is window:
+                self._context, self._in_window = self._headless, False
+            if window in self._contexts:
+                self._contexts.remove(window)
+        with contextlib.suppress(Exception):
+            await window.close()
+
+    async def _wait_for_person(self, context: BrowserContext, url: str, why: str) -> str | None:
+        """Show the check page and wait until it is gone; None when the person got through, else why not."""
         from playwright.async_api import Error as PlaywrightError
 
         settings = self.engine.settings
         tab = await context.new_page()
+        seen = _Load(tab, self.engine.settings.max_transfer)  # the main response's status and headers
+        tab.on("response", seen.on_response)
         helper: asyncio.Future[Any] | None = None
         try:
             with contextlib.suppress(PlaywrightError):
@@ -778,15 +803,18 @@ class SiteBrowser:
             while time.monotonic() < deadline:
                 await asyncio.sleep(POLL_SECONDS)
                 if tab.is_closed():
-                    return False  # the person closed the window
+                    return "the check page's window was closed before it was completed"
                 try:
                     html = await tab.content()
                 except PlaywrightError:
                     continue  # navigating: look again
-                shown = Page(url, tab.url, 200, {}, b"", html, "text/html")
+                response = seen.response
+                status = response.status if response is not None else None
+                headers = dict(response.headers) if response is not None else {}
+                shown = Page(url, tab.url, status, headers, b"", html, "text/html")
                 if not await asyncio.to_thread(check_page_of, shown, self.site.blocked):
-                    return True
-            return False
+                    return None
+            return f"the check page was not completed within {settings.wait:g} s"
         finally:
             if helper is not None and not helper.done():
                 helper.cancel()
