@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -24,11 +23,11 @@ from rich.table import Table
 from . import __version__
 from .errors import ConfigError
 from .fetch import FetchSettings
-from .history import compare_with_last, default_history_dir
-from .history import save as save_history
+from .history import History, default_history_dir
 from .models import ScanResult, SiteResult, Status
 from .pipeline import ScanOptions, scan
 from .profile import ProfileFile, default_profile_path, dump_profile, load_profile, write_private
+from .recording import Mode, Recorder, changed_removals, removals
 from .report.interface import Format
 from .report.write import write_reports
 from .rules import BUNDLED_RULES, Catalog, load_catalog
@@ -174,14 +173,39 @@ def _scan_and_report(
     formats: Sequence[Format] | None,
     options: ScanOptions,
     progress: bool,
+    mode: Mode = Mode.NEW,
+    evidence: bool = True,
+    quiet: bool = False,
 ) -> int:
     try:
         profile = load_profile(profile_path)
         catalog = _load_rules(rule_dirs)
+        history = History.open(history_dir) if history_dir is not None else None
     except ConfigError as exc:
         raise _fail(exc) from exc
+    if history is None and mode is not Mode.NEW:
+        raise _fail(f"--{mode.value} needs the history (leave out --no-history)")
     fmts = list(dict.fromkeys(formats)) if formats else [Format.HTML, Format.JSON]
-    show = progress and sys.stderr.isatty()
+    recorder = None
+    rules = list(catalog.rules)
+    if history is not None:
+        recorder = Recorder(history, evidence, lambda m: console.print(f"[yellow]warning:[/] {m}", highlight=False))
+        try:
+            plan = recorder.make_plan(rules, mode, profile_path, profile.name.original)
+        except ConfigError as exc:
+            raise _fail(exc) from exc
+        rules = plan.rules
+        if mode is Mode.RECHECK and not rules:
+            out.print("Every site was checked in the last scan: nothing to recheck.")
+            raise typer.Exit(EXIT_CLEAN)
+        if mode is not Mode.NEW and not quiet:
+            done = len(plan.previous)
+            out.print(
+                f"{'Resuming' if mode is Mode.RESUME else 'Rechecking'} scan {plan.scan_id}: {len(rules)} site(s) "
+                f"to scan" + (f", {done} finished before" if done else "") + ".",
+                highlight=False,
+            )
+    show = progress and sys.stderr.isatty() and not quiet
     with Progress(
         TextColumn("[bold]Scanning[/]"),
         BarColumn(),
@@ -192,9 +216,11 @@ def _scan_and_report(
         disable=not show,
         transient=True,
     ) as bar:
-        task = bar.add_task("", total=len(catalog.rules))
+        task = bar.add_task("", total=len(rules))
 
         def on_site(s: SiteResult) -> None:
+            if recorder is not None:
+                recorder.on_site(s)
             bar.update(task, advance=1, description=s.site.name)
             if s.detail.startswith("no network") and not warned:
                 warned.append(True)
@@ -203,13 +229,77 @@ def _scan_and_report(
         warned: list[bool] = []
 
         by_hand = [m.by_hand() for m in catalog.manual]
-        result = _run(lambda stop: scan(profile, catalog.rules, options, on_site=on_site, stop=stop, by_hand=by_hand))
-    if history_dir is not None:
-        result = replace(result, changes=compare_with_last(result, history_dir))
-        save_history(result, history_dir)
+        result = _run(
+            lambda stop: scan(
+                profile,
+                rules,
+                options,
+                on_site=on_site,
+                on_pages=recorder.on_pages if recorder is not None else None,
+                stop=stop,
+                by_hand=by_hand,
+                scan_id=recorder.plan.scan_id if recorder is not None and recorder.plan is not None else None,
+            )
+        )
+    if recorder is not None:
+        result = recorder.complete(result)
     paths = write_reports(result, fmts, out_dir)
-    _summary(result, paths)
+    if recorder is not None and history is not None:
+        recorder.finish(result, paths)
+        if not result.interrupted:
+            shots = recorder.screenshots()
+            if shots.failed and not quiet:
+                console.print(
+                    f"[yellow]{len(shots.failed)} screenshot(s) not taken:[/] {shots.failed[0]}", highlight=False
+                )
+    if quiet:
+        _changes_only(result, history)
+    else:
+        _summary(result, paths)
+        if history is not None:
+            _print_removals(removals(history))
+    if history is not None:
+        history.close()
     return exit_code(result)
+
+
+def _print_removals(items: Sequence[object], title: str = "Removal requests") -> None:
+    from .removal import Removal, State
+
+    rows = [r for r in items if isinstance(r, Removal)]
+    if not rows:
+        return
+    out.print(f"[bold]{title}:[/]")
+    style = {State.OVERDUE: "bold red", State.BACK: "bold red", State.GONE: "green", State.STILL_LISTED: "yellow"}
+    for r in rows:
+        via = f" (covered by the request to {r.request.site_name})" if r.site_id != r.request.site_id else ""
+        ref = f" [request {r.request.request_id}]" if r.request.request_id and r.site_id == r.request.site_id else ""
+        out.print(f"  {r.site_name}{via}: [{style.get(r.state, 'bold')}]{r.text}[/]{ref}", highlight=False)
+
+
+def _changes_only(result: ScanResult, history: History | None) -> None:
+    """What `--quiet` prints: only what changed since the last scan; nothing at all when nothing did."""
+    c = result.changes
+    if c is not None:
+        sites = {s.site.id: s for s in result.sites}
+        for fid in c.new:
+            for s in sites.values():
+                for v in s.user_listings:
+                    from .findings import finding_id
+
+                    if finding_id(s.site.id, v) == fid:
+                        out.print(f"new listing on {s.site.name}: {v.listing.url}", highlight=False)
+        for fid in c.gone:
+            g = c.gone_details[fid]
+            out.print(f"gone from {g.site_name}: {g.url}", highlight=False)
+    elif result.changes is None and any(s.user_listings for s in result.sites):
+        for s in result.sites:
+            for v in s.user_listings:
+                out.print(f"listed on {s.site.name}: {v.listing.url}", highlight=False)
+    if history is not None:
+        _print_removals(changed_removals(history, result.id), "Removal requests that changed")
+    if result.interrupted:
+        out.print("The scan was interrupted: run `exposure scan --resume` to finish it.")
 
 
 @app.command("scan")
@@ -224,13 +314,37 @@ def scan_cmd(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     history: Annotated[bool, typer.Option(help="Remember this scan and compare it with the last one.")] = True,
     history_dir: Annotated[
-        Path | None, typer.Option(help="Where scans are remembered (default: your user data folder).")
+        Path | None, typer.Option(help="Where scans and evidence are kept (default: your user data folder).")
     ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Finish the last scan, which was interrupted: only its unfinished sites.")
+    ] = False,
+    recheck: Annotated[bool, typer.Option(help="Scan again only the sites the last scan could not check.")] = False,
+    evidence: Annotated[
+        bool, typer.Option(help="Keep each page that lists you, with a screenshot, as evidence (needs the history).")
+    ] = True,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only what changed since the last scan (for cron).")
+    ] = False,
 ) -> None:
     """Search every configured site for you and write the reports."""
+    if resume and recheck:
+        raise _fail("--resume and --recheck cannot be used together")
     options = ScanOptions(fetch=FetchSettings(timeout=timeout, concurrency=concurrency), site_deadline=site_deadline)
     hdir = (history_dir or default_history_dir()) if history else None
-    code = _scan_and_report(hdir, profile or default_profile_path(), rules, out_dir, fmt, options, progress)
+    mode = Mode.RESUME if resume else Mode.RECHECK if recheck else Mode.NEW
+    code = _scan_and_report(
+        hdir,
+        profile or default_profile_path(),
+        rules,
+        out_dir,
+        fmt,
+        options,
+        progress and not quiet,
+        mode,
+        evidence,
+        quiet,
+    )
     raise typer.Exit(code)
 
 
@@ -368,6 +482,8 @@ def version() -> None:
     """Print the version."""
     out.print(__version__)
 
+
+from . import cli_records  # noqa: E402,F401  (registers history, diff, evidence, optout, letter, forget)
 
 if __name__ == "__main__":
     app()

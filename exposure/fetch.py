@@ -23,6 +23,7 @@ import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -603,6 +604,7 @@ class Fetcher:
             text=text,
             content_type=mime or "text/html",
             elapsed=time.monotonic() - started,
+            fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
 
 

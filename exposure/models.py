@@ -88,6 +88,17 @@ class Page:
     detail: str = ""  # why, in plain words, for failures
     elapsed: float = 0.0
     raw: str = ""  # the technical cause (exception and message), kept for the JSON report only
+    fetched_at: str = ""  # when the answer arrived, UTC ("2026-11-21T09:30:02Z"): evidence needs the time
+
+
+@dataclass(frozen=True)
+class SitePages:
+    """The fetched pages behind one site's listings of the user (results and detail pages), handed over once as
+    the site finishes so evidence can keep them; the scan itself never returns pages, so a long scan does not
+    hold every page it read in memory past its end."""
+
+    site_id: str
+    pages: tuple[Page, ...]
 
 
 @dataclass(frozen=True)

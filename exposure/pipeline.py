@@ -32,6 +32,7 @@ from .models import (
     Query,
     QueryRecord,
     ScanResult,
+    SitePages,
     SiteResult,
     Status,
     Verdict,
@@ -193,6 +194,24 @@ class Scanner:
             return site_verdict(state, extra_reason=(Outcome.ERROR, _failed_rule(rule, exc)))
         return site_verdict(state)
 
+    def listing_pages(self, rule: Rule, result: SiteResult) -> SitePages:
+        """The pages already fetched behind the user's listings on this site: each listing's own page, the
+        results page it was found on and the searches that found it, in that order, each once. Only pages that
+        arrived with a body are evidence; a failed fetch has nothing to keep."""
+        urls: dict[str, None] = {}
+        for v in result.user_listings:
+            for url in (v.listing.url, v.listing.source_url, *v.listing.found_by):
+                urls.setdefault(url, None)
+        pages = []
+        for url in urls:
+            task = self._pages.get((rule.site_key, url))
+            if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+                continue
+            page = task.result()
+            if page.failure is None and page.body:
+                pages.append(page)
+        return SitePages(rule.id, tuple(pages))
+
     def _cancel_pages(self, rule: Rule) -> None:
         """A site past its deadline stops using the network: its requests still in flight are dropped."""
         for (site_key, _url), task in self._pages.items():
@@ -316,6 +335,11 @@ def _failed_rule(rule: Rule, exc: Exception) -> str:
     return f"rule {rule.id} failed on this site ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
 
 
+def new_scan_id(now: datetime | None = None) -> str:
+    """A scan's id: its start time (so ids sort by time) and a random suffix (so two scans never collide)."""
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
 NO_NETWORK = "no network: nothing can be checked (the first sites' addresses could not be found (DNS))"
 OFFLINE_AFTER = 3  # sites that must fail to resolve, with no answer from anywhere, before the scan stops
 
@@ -330,13 +354,19 @@ async def scan(
     options: ScanOptions | None = None,
     *,
     on_site: Callable[[SiteResult], None] | None = None,
+    on_pages: Callable[[SitePages], None] | None = None,
     stop: asyncio.Event | None = None,
     by_hand: Sequence[ByHand] = (),
+    scan_id: str | None = None,
 ) -> ScanResult:
-    """Scan every rule's site for the profile. Setting `stop` ends the scan early, keeping what is known."""
+    """Scan every rule's site for the profile. Setting `stop` ends the scan early, keeping what is known.
+
+    As each site finishes, `on_pages` (when given) receives the pages behind its listings of the user, then
+    `on_site` its result: a caller that records both in one transaction loses no finished site to a crash.
+    `scan_id` names the scan (a resumed scan keeps the id it had)."""
     options = options or ScanOptions()
     started = datetime.now(UTC)
-    scan_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    scan_id = scan_id or new_scan_id(started)
     states = {rule.id: _SiteState(rule) for rule in rules}
     results: dict[str, SiteResult] = {}
     interrupted = False
@@ -363,6 +393,8 @@ async def scan(
                     result = task.result()
                     assert isinstance(result, SiteResult)
                     results[site_id] = result
+                    if on_pages and result.user_listings:
+                        on_pages(scanner.listing_pages(states[site_id].rule, result))
                     if on_site:
                         on_site(result)
                 if pending and _offline(fetcher, len(results), len(rules)):
