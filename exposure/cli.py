@@ -274,7 +274,8 @@ def _print_removals(items: Sequence[object], title: str = "Removal requests") ->
     for r in rows:
         via = f" (covered by the request to {r.request.site_name})" if r.site_id != r.request.site_id else ""
         ref = f" [request {r.request.request_id}]" if r.request.request_id and r.site_id == r.request.site_id else ""
-        out.print(f"  {r.site_name}{via}: [{style.get(r.state, 'bold')}]{r.text}[/]{ref}", highlight=False)
+        line = f"  {r.site_name}{via}: [{style.get(r.state, 'bold')}]{r.text}[/]{ref}"
+        out.print(line, highlight=False, soft_wrap=True)
 
 
 def _changes_only(result: ScanResult, history: History | None) -> None:
@@ -288,14 +289,14 @@ def _changes_only(result: ScanResult, history: History | None) -> None:
                     from .findings import finding_id
 
                     if finding_id(s.site.id, v) == fid:
-                        out.print(f"new listing on {s.site.name}: {v.listing.url}", highlight=False)
+                        out.print(f"new listing on {s.site.name}: {v.listing.url}", highlight=False, soft_wrap=True)
         for fid in c.gone:
             g = c.gone_details[fid]
-            out.print(f"gone from {g.site_name}: {g.url}", highlight=False)
+            out.print(f"gone from {g.site_name}: {g.url}", highlight=False, soft_wrap=True)
     elif result.changes is None and any(s.user_listings for s in result.sites):
         for s in result.sites:
             for v in s.user_listings:
-                out.print(f"listed on {s.site.name}: {v.listing.url}", highlight=False)
+                out.print(f"listed on {s.site.name}: {v.listing.url}", highlight=False, soft_wrap=True)
     if history is not None:
         _print_removals(changed_removals(history, result.id), "Removal requests that changed")
     if result.interrupted:

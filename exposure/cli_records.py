@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from .cli import _fail, _load_rules, _print_removals, app, console, out
 from .errors import ConfigError, HistoryError
@@ -63,23 +62,16 @@ def history_cmd(history_dir: HistoryOpt = None) -> None:
         if not rows:
             out.print("No scans yet: run `exposure scan`.")
             return
-        table = Table(title="exposure history")
-        for col in ("#", "scan", "when (UTC)", "kind", "state", "sites", "listed on", "could not check", "listings"):
-            table.add_column(col)
         for n, r in enumerate(rows, start=1):
             state = {"running": "killed or running", "interrupted": "interrupted"}.get(r.state, "finished")
-            table.add_row(
-                str(n),
-                r.id,
-                (r.finished_at or r.started_at)[:19].replace("T", " "),
-                r.kind,
-                state,
-                f"{r.done}/{len(r.planned)}",
-                str(r.found),
-                str(r.could_not_check),
-                str(r.listings),
+            when = (r.finished_at or r.started_at)[:16].replace("T", " ")
+            kind = f"{r.kind} of {r.based_on}" if r.based_on else r.kind
+            out.print(
+                f"#{n:<3} {r.id}  {when} UTC  {kind}, {state}: {r.done} of {len(r.planned)} site(s) done, "
+                f"listed on {r.found}, {r.could_not_check} could not be checked, {r.listings} listing(s)",
+                highlight=False,
+                soft_wrap=True,
             )
-        out.print(table)
         if h.unfinished() is not None:
             out.print("The last scan did not finish: `exposure scan --resume` finishes it.")
 
@@ -112,24 +104,24 @@ def diff_cmd(
             raise _fail(exc) from exc
         sites = [s.site.id for s in scan.sites] if newer.kind == "recheck" else None
         c = h.compare(scan, older, sites)
-        out.print(f"From scan {older.id} to scan {newer.id}:", highlight=False)
+        out.print(f"From scan {older.id} to scan {newer.id}:", highlight=False, soft_wrap=True)
         names = {s.site.id: s.site.name for s in scan.sites}
         from .findings import current_findings
 
         now = current_findings(scan)
         for fid in c.new:
             s, v = now[fid]
-            out.print(f"  [bold red]new[/]           {s.site.name}: {v.listing.url}", highlight=False)
+            out.print(f"  [bold red]new[/]           {s.site.name}: {v.listing.url}", highlight=False, soft_wrap=True)
         for fid in c.still_listed:
             s, v = now[fid]
-            out.print(f"  [yellow]still listed[/]  {s.site.name}: {v.listing.url}", highlight=False)
+            out.print(f"  [yellow]still listed[/]  {s.site.name}: {v.listing.url}", highlight=False, soft_wrap=True)
         for fid in c.gone:
             g = c.gone_details[fid]
-            out.print(f"  [green]gone[/]          {g.site_name}: {g.url}", highlight=False)
+            out.print(f"  [green]gone[/]          {g.site_name}: {g.url}", highlight=False, soft_wrap=True)
         for fid in c.unknown:
             g = c.gone_details[fid]
             why = "not in this scan" if g.site_id not in names else "the site could not be checked in full"
-            out.print(f"  not checkable  {g.site_name}: {g.url} ({why})", highlight=False)
+            out.print(f"  not checkable  {g.site_name}: {g.url} ({why})", highlight=False, soft_wrap=True)
         out.print(
             f"{len(c.new)} new, {len(c.still_listed)} still listed, {len(c.gone)} gone, "
             f"{len(c.unknown)} not checkable.",
@@ -156,7 +148,7 @@ def evidence_export(
             raise _fail(exc) from exc
         shots = take_screenshots(h.folder, h.db, row.id)  # any a crashed or offline run did not take
         for why in shots.failed[:3]:
-            console.print(f"[yellow]screenshot not taken:[/] {why}", highlight=False)
+            console.print(f"[yellow]screenshot not taken:[/] {why}", highlight=False, soft_wrap=True)
         reports = {
             f"exposure-{scan.id}{reporter_for(f).suffix}": reporter_for(f).render(scan)
             for f in (Format.HTML, Format.JSON)
@@ -171,7 +163,7 @@ def evidence_export(
         f"Evidence: {done.path.resolve()} ({done.pages} page(s), {done.screenshots} screenshot(s), {done.files} files)",
         highlight=False,
     )
-    out.print(f"SHA-256 of its manifest.csv: {done.manifest_sha256}", highlight=False)
+    out.print(f"SHA-256 of its manifest.csv: {done.manifest_sha256}", highlight=False, soft_wrap=True)
     out.print("Write this down or send it to yourself: `exposure evidence verify` shows it again for comparison.")
 
 
@@ -184,12 +176,12 @@ def evidence_verify(zip_path: Annotated[Path, typer.Argument(metavar="ZIP", help
         result = verify(zip_path)
     except ConfigError as exc:
         raise _fail(exc) from exc
-    out.print(f"SHA-256 of its manifest.csv: {result.manifest_sha256}", highlight=False)
+    out.print(f"SHA-256 of its manifest.csv: {result.manifest_sha256}", highlight=False, soft_wrap=True)
     if result.ok:
-        out.print(f"[green]OK:[/] all {result.checked} file(s) match the manifest.", highlight=False)
+        out.print(f"[green]OK:[/] all {result.checked} file(s) match the manifest.", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_CLEAN)
     for p in result.problems:
-        out.print(f"[bold red]FAILED:[/] {p}", highlight=False)
+        out.print(f"[bold red]FAILED:[/] {p}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -246,7 +238,7 @@ def optout(
     else:
         rule = _site(entries, site)
         o = rule.opt_out
-        out.print(f"[bold]{rule.name}[/] ({rule.domain})", highlight=False)
+        out.print(f"[bold]{rule.name}[/] ({rule.domain})", highlight=False, soft_wrap=True)
         if o is None:
             out.print("This site's rule has no opt-out facts: look for a privacy or removal page on the site.")
         else:
@@ -255,12 +247,16 @@ def optout(
                 highlight=False,
             )
             if o.steps:
-                out.print(o.steps.strip(), highlight=False)
+                out.print(o.steps.strip(), highlight=False, soft_wrap=True)
             if o.days is not None:
-                out.print(f"Usually takes {o.days} day(s).", highlight=False)
+                out.print(f"Usually takes {o.days} day(s).", highlight=False, soft_wrap=True)
         tracked = _covered(entries, rule)
         if len(tracked) > 1:
-            out.print(f"The same request covers: {', '.join(tracked[1:])} (followed up together).", highlight=False)
+            out.print(
+                f"The same request covers: {', '.join(tracked[1:])} (followed up together).",
+                highlight=False,
+                soft_wrap=True,
+            )
         name, site_id, days = rule.name, rule.id, (o.days if o else None)
         how, law_value = method or (o.method if o else "web form"), (law.value if law else "")
     if asked is None:
@@ -325,11 +321,13 @@ def letter(
         path = out_dir / f"letter-{s.site.id}-{law.value}-{date.today():%Y%m%d}.txt"
         write_private(path, text)
         h.record_output(path, "letter")
-    out.print(text, highlight=False, markup=False)
-    out.print(f"Letter: {path.resolve()}", highlight=False)
+    out.print(text, highlight=False, markup=False, soft_wrap=True)
+    out.print(f"Letter: {path.resolve()}", highlight=False, soft_wrap=True)
     if s.opt_out is not None:
-        out.print(f"Send it through {s.site.name}'s removal page or contact: {s.opt_out.url}", highlight=False)
-    out.print("It repeats only what the listings show. Fill in the two [bracketed] lines before sending.")
+        out.print(
+            f"Send it through {s.site.name}'s removal page or contact: {s.opt_out.url}", highlight=False, soft_wrap=True
+        )
+    out.print("It repeats only what the listings show. Fill in the two \\[bracketed] lines before sending.")
 
 
 @app.command()
@@ -356,7 +354,7 @@ def forget(
         return
     out.print("This deletes, for good:")
     for t in targets:
-        out.print(f"  {t}", highlight=False)
+        out.print(f"  {t}", highlight=False, soft_wrap=True)
     if not yes:
         if not sys.stdin.isatty():
             raise _fail("run with --yes to confirm when not in a terminal")
@@ -364,5 +362,5 @@ def forget(
             raise typer.Exit(EXIT_BAD_INPUT)
     removed = do_forget(ppath, hdir, out_dir)
     for p in removed:
-        out.print(f"removed {p}", highlight=False)
+        out.print(f"removed {p}", highlight=False, soft_wrap=True)
     out.print(f"Forgotten: {len(removed)} file(s) removed.")

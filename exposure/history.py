@@ -109,7 +109,7 @@ def default_history_dir() -> Path:
 
 
 def now_utc() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")  # two events in one second keep their order
 
 
 @cache
@@ -392,10 +392,23 @@ class History:
         return rows[-1] if rows else None
 
     def compare(self, scan: ScanResult, previous: ScanRow, site_ids: Sequence[str] | None = None) -> ScanDiff:
-        """What changed between an earlier scan and this one (only on `site_ids`, for a recheck)."""
-        return diff(
-            previous.id, previous.finished_at or previous.started_at, self.remembered(previous.id, site_ids), scan
-        )
+        """What changed between an earlier scan and this one. With `site_ids` (a recheck of a few sites), each
+        site is compared with the last scan that told something about it: one that answered, or found the user
+        there; a scan that could not check it knows nothing of its listings."""
+        if site_ids is None:
+            remembered = self.remembered(previous.id)
+        else:
+            remembered = {}
+            for site_id in site_ids:
+                rows = self.db.execute(
+                    "SELECT t.scan_id FROM sites t WHERE t.site_id=? AND t.scan_id<>? AND (t.status<>'could_not_check'"
+                    " OR EXISTS (SELECT 1 FROM listings l WHERE l.scan_id=t.scan_id AND l.site_id=t.site_id))"
+                    " ORDER BY t.checked_at DESC LIMIT 1",
+                    (site_id, scan.id),
+                ).fetchall()
+                if rows:
+                    remembered.update(self.remembered(rows[0][0], [site_id]))
+        return diff(previous.id, previous.finished_at or previous.started_at, remembered, scan)
 
     def compare_with_last(self, scan: ScanResult) -> ScanDiff | None:
         """The diff against the newest earlier complete full scan, if there is one."""
