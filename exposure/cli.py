@@ -12,22 +12,26 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
 from .errors import ConfigError
 from .fetch import FetchSettings
+from .findings import current_findings
 from .history import History, default_history_dir
-from .models import ScanResult, SiteResult, Status
+from .models import RemovalNote, ScanResult, SiteResult, Status
 from .pipeline import ScanOptions, scan
 from .profile import ProfileFile, default_profile_path, dump_profile, load_profile, write_private
 from .recording import Mode, Recorder, changed_removals, removals
+from .removal import Removal
 from .report.interface import Format
 from .report.write import write_reports
 from .rules import BUNDLED_RULES, Catalog, load_catalog
@@ -241,8 +245,9 @@ def _scan_and_report(
                 scan_id=recorder.plan.scan_id if recorder is not None and recorder.plan is not None else None,
             )
         )
-    if recorder is not None:
+    if recorder is not None and history is not None:
         result = recorder.complete(result)
+        result = replace(result, removals=tuple(r.note() for r in removals(history)))
     paths = write_reports(result, fmts, out_dir)
     if recorder is not None and history is not None:
         recorder.finish(result, paths)
@@ -256,25 +261,25 @@ def _scan_and_report(
         _changes_only(result, history)
     else:
         _summary(result, paths)
-        if history is not None:
-            _print_removals(removals(history))
+        _print_notes(result.removals)
     if history is not None:
         history.close()
     return exit_code(result)
 
 
-def _print_removals(items: Sequence[object], title: str = "Removal requests") -> None:
-    from .removal import Removal, State
+def _print_removals(items: Sequence[Removal], title: str = "Removal requests") -> None:
+    _print_notes(tuple(r.note() for r in items), title)
 
-    rows = [r for r in items if isinstance(r, Removal)]
-    if not rows:
+
+def _print_notes(notes: Sequence[RemovalNote], title: str = "Removal requests") -> None:
+    if not notes:
         return
     out.print(f"[bold]{title}:[/]")
-    style = {State.OVERDUE: "bold red", State.BACK: "bold red", State.GONE: "green", State.STILL_LISTED: "yellow"}
-    for r in rows:
-        via = f" (covered by the request to {r.request.site_name})" if r.site_id != r.request.site_id else ""
-        ref = f" [request {r.request.request_id}]" if r.request.request_id and r.site_id == r.request.site_id else ""
-        line = f"  {r.site_name}{via}: [{style.get(r.state, 'bold')}]{r.text}[/]{ref}"
+    style = {"overdue": "bold red", "back": "bold red", "gone": "green", "still_listed": "yellow"}
+    for r in notes:
+        via = f" (covered by the request to {r.requested_from})" if r.requested_from != r.site_name else ""
+        ref = f" \\[request {escape(r.request_id)}]" if r.request_id and not via else ""
+        line = f"  {escape(r.site_name)}{escape(via)}: [{style.get(r.state, 'bold')}]{escape(r.text)}[/]{ref}"
         out.print(line, highlight=False, soft_wrap=True)
 
 
@@ -282,14 +287,10 @@ def _changes_only(result: ScanResult, history: History | None) -> None:
     """What `--quiet` prints: only what changed since the last scan; nothing at all when nothing did."""
     c = result.changes
     if c is not None:
-        sites = {s.site.id: s for s in result.sites}
+        now = current_findings(result)
         for fid in c.new:
-            for s in sites.values():
-                for v in s.user_listings:
-                    from .findings import finding_id
-
-                    if finding_id(s.site.id, v) == fid:
-                        out.print(f"new listing on {s.site.name}: {v.listing.url}", highlight=False, soft_wrap=True)
+            s, v = now[fid]
+            out.print(f"new listing on {s.site.name}: {v.listing.url}", highlight=False, soft_wrap=True)
         for fid in c.gone:
             g = c.gone_details[fid]
             out.print(f"gone from {g.site_name}: {g.url}", highlight=False, soft_wrap=True)

@@ -20,7 +20,7 @@ from .recording import removals
 from .removal import Law
 from .report.interface import Format
 from .report.write import reporter_for
-from .rules import Rule
+from .rules import ManualSite, Rule
 from .summary import EXIT_BAD_INPUT, EXIT_CLEAN
 
 evidence_app = typer.Typer(help="Export and verify the evidence kept for your listings.", no_args_is_help=True)
@@ -185,14 +185,14 @@ def evidence_verify(zip_path: Annotated[Path, typer.Argument(metavar="ZIP", help
     raise typer.Exit(1)
 
 
-def _site(rules: list[Rule], site: str) -> Rule:
+def _site(rules: list[Rule | ManualSite], site: str) -> Rule | ManualSite:
     for r in rules:
         if site.lower() in (r.id, r.domain.lower(), r.name.lower()):
             return r
     raise _fail(f"no site {site!r} in the catalog (see `exposure rules check`)")
 
 
-def _covered(rules: list[Rule], rule: Rule) -> list[str]:
+def _covered(rules: list[Rule | ManualSite], rule: Rule | ManualSite) -> list[str]:
     """The site and the sister sites its opt-out covers (`opt_out.covers` names their domains)."""
     covers = set(rule.opt_out.covers) if rule.opt_out else set()
     return [rule.id, *(r.id for r in rules if r.id != rule.id and r.domain in covers)]
@@ -216,7 +216,7 @@ def optout(
         catalog = _load_rules(rules)
     except ConfigError as exc:
         raise _fail(exc) from exc
-    entries: list[Rule] = [*catalog.rules, *catalog.manual]  # type: ignore[list-item]
+    entries: list[Rule | ManualSite] = [*catalog.rules, *catalog.manual]
     try:
         asked_on = date.fromisoformat(on) if on else date.today()
     except ValueError as exc:

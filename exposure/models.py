@@ -259,6 +259,21 @@ class ScanDiff:
 
 
 @dataclass(frozen=True)
+class RemovalNote:
+    """Where one removal request stands on one site, as the reports show it ("asked on 3 Nov, still listed
+    after 10 days"). `requested_from` is the site the request went to: another one when a sister site's
+    opt-out covers this site."""
+
+    site_id: str
+    site_name: str
+    state: str  # waiting | unknown | still_listed | overdue | gone | back
+    text: str
+    asked_on: str  # YYYY-MM-DD
+    requested_from: str
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """A whole scan: the unit written to reports and history."""
 
@@ -272,3 +287,4 @@ class ScanResult:
     extra: Mapping[str, str] = field(default_factory=dict)
     changes: ScanDiff | None = None  # against the previous scan in the history, when there is one
     by_hand: tuple[ByHand, ...] = ()  # catalog sites that cannot be checked automatically: never counted as checked
+    removals: tuple[RemovalNote, ...] = ()  # the user's removal requests, followed up by this scan

@@ -61,6 +61,7 @@ class Recorder:
         self.warn = warn
         self.plan: Plan | None = None
         self._pages: dict[str, list[dict[str, Any]]] = {}
+        self._recorded: set[str] = set()
         self.broken = ""
 
     def make_plan(self, rules: Sequence[Rule], mode: Mode, profile_path: Path, profile_label: str) -> Plan:
@@ -137,6 +138,7 @@ class Recorder:
         plan = self.plan
         rows = self._pages.pop(site.site.id, [])
         self._guard(lambda: self.history.site_finished(plan.scan_id, site, rows))
+        self._recorded.add(site.site.id)
 
     def complete(self, result: ScanResult) -> ScanResult:
         """The whole scan (a resumed one with the sites finished before), compared with the last one."""
@@ -154,6 +156,12 @@ class Recorder:
 
     def finish(self, result: ScanResult, written: Sequence[Path]) -> None:
         def done() -> None:
+            for site in result.sites:
+                # sites settled without finishing (the scan stopped early with no network) are recorded as they
+                # are; sites cut short by the user stay unfinished, for --resume
+                if site.site.id not in self._recorded and not site.interrupted and self.plan is not None:
+                    if site.site.id not in self.plan.previous:
+                        self.history.site_finished(self.plan.scan_id, site)
             for path in written:
                 self.history.record_output(path, "report")
             self.history.finish(result)

@@ -21,7 +21,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from .findings import finding_id, proved_gone
-from .models import Remembered, SiteResult, Status
+from .models import Remembered, RemovalNote, SiteResult, Status
 
 CCPA_DAYS = 45  # a business must answer a verified request to delete within 45 days (Cal. Civ. Code 1798.130)
 GDPR_DAYS = 30  # "within one month of receipt" (GDPR Art. 12(3)); counted as 30 days here
@@ -122,6 +122,19 @@ class Removal:
         if self.state is State.GONE:
             return f"gone, seen on {day(self.gone_on)} ({asked})"
         return f"back on {day(self.back_on)} (gone on {day(self.gone_on)}, {asked})"
+
+    def note(self) -> RemovalNote:
+        """For the reports."""
+        r = self.request
+        return RemovalNote(
+            self.site_id,
+            self.site_name,
+            self.state.value,
+            self.text,
+            self.asked_on.isoformat(),
+            r.site_name,
+            r.request_id,
+        )
 
 
 def day(d: date | None, today: date | None = None) -> str:

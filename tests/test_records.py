@@ -410,3 +410,27 @@ def test_forget_deletes_everything_it_kept_and_says_what(tmp_path: Path) -> None
     assert mine.read_text() == "keep me"
     assert not (w.history / "evidence").exists()
     assert not [p for p in w.history.iterdir() if p.name.startswith(DB_NAME)]
+
+
+def test_a_ccpa_request_is_overdue_after_45_days_whatever_the_site_usually_takes() -> None:
+    # one function, on values: the end-to-end tests above cover the rest of the states on real scans
+    from exposure.models import Remembered, Status
+    from exposure.removal import Observation, Request, State, follow
+
+    asked = date(2026, 1, 1)
+    listing = {"f1": Remembered("cards", "Cards Site", "http://x/p/1", ("http://x/s",))}
+
+    def seen(on: date) -> Observation:
+        return Observation("s", "cards", f"{on.isoformat()}T09:00:00+00:00", Status.FOUND, listing, None)
+
+    ccpa = Request(1, "cards", "Cards Site", asked, f"{asked.isoformat()}T08:00:00+00:00", "email", "ccpa", days=3)
+    at_40 = follow(ccpa, "cards", "Cards Site", [seen(asked + timedelta(days=40))])
+    assert at_40.state is State.STILL_LISTED and at_40.text.endswith("still listed after 40 days")
+    at_50 = follow(ccpa, "cards", "Cards Site", [seen(asked + timedelta(days=50))])
+    assert at_50.state is State.OVERDUE
+    assert at_50.text.endswith("after 50 days: overdue (a CCPA request must be answered within 45 days)")
+    plain = Request(2, "cards", "Cards Site", asked, "", "web form", days=3)
+    assert follow(plain, "cards", "Cards Site", [seen(asked + timedelta(days=4))]).state is State.OVERDUE
+    # an older history's scan without its searches proves nothing gone, even with no listing in it
+    empty = Observation("s2", "cards", "2026-03-01T09:00:00+00:00", Status.COULD_NOT_CHECK, {}, None)
+    assert follow(plain, "cards", "Cards Site", [seen(asked + timedelta(days=1)), empty]).state is State.STILL_LISTED

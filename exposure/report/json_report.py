@@ -87,6 +87,19 @@ def to_dict(scan: ScanResult) -> dict[str, Any]:
         "changes": changes_dict(scan),
         "sites": [site_dict(s, frozenset(scan.changes.new) if scan.changes else frozenset()) for s in scan.sites],
         "check_by_hand": [by_hand_dict(b) for b in scan.by_hand],
+        # the removal requests recorded with `exposure optout`, followed up by this scan (empty without history)
+        "removals": [
+            {
+                "site_id": r.site_id,
+                "site_name": r.site_name,
+                "state": r.state,
+                "text": r.text,
+                "asked_on": r.asked_on,
+                "requested_from": r.requested_from,
+                "request_id": r.request_id,
+            }
+            for r in scan.removals
+        ],
     }
 
 

@@ -96,6 +96,9 @@ def render_view(r: ReportView) -> str:
     if r.changes:
         lines += ["", text(r.changes)]
         lines += [f"- gone: {text(name)}: {code(url)}" for name, url in r.gone]
+    if r.removals:
+        lines += ["", "Your removal requests:"]
+        lines += [f"- {text(name)}: {text(state)}" for name, state in r.removals]
     lines += ["", "## What is out there about you", ""]
     for k in r.kinds:
         if k.count:

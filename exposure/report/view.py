@@ -303,6 +303,14 @@ class ReportView:
         return tuple((c.gone_details[f].site_name, c.gone_details[f].url) for f in c.gone if f in c.gone_details)
 
     @property
+    def removals(self) -> tuple[tuple[str, str], ...]:
+        """(site, where its removal request stands) for each request the user recorded."""
+        return tuple(
+            (r.site_name if r.site_name == r.requested_from else f"{r.site_name} (through {r.requested_from})", r.text)
+            for r in self.scan.removals
+        )
+
+    @property
     def first_actions(self) -> tuple[Action, ...]:
         """What the ten-second summary tells the reader to do first."""
         return self.actions[:3]
