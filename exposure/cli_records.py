@@ -251,9 +251,10 @@ def optout(
             if o.days is not None:
                 out.print(f"Usually takes {o.days} day(s).", highlight=False, soft_wrap=True)
         tracked = _covered(entries, rule)
+        names = {e.id: e.name for e in entries}
         if len(tracked) > 1:
             out.print(
-                f"The same request covers: {', '.join(tracked[1:])} (followed up together).",
+                f"The same request covers: {', '.join(names.get(t, t) for t in tracked[1:])} (followed up together).",
                 highlight=False,
                 soft_wrap=True,
             )

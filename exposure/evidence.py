@@ -59,6 +59,7 @@ MANIFEST = "manifest.csv"
 MANIFEST_FIELDS = ("time", "url", "method", "sha256", "file", "tool_version")
 MAX_MEMBER = 64 * 1024 * 1024  # bytes read from one zip member when verifying
 MAX_MEMBERS = 10_000
+MAX_TOTAL = 2 * 1024 * 1024 * 1024  # bytes read from all members together
 
 FETCH_METHOD = "HTTP GET by exposure; the body as received after its content-encoding was undone, kept byte for byte"
 SHOT_METHOD = (
@@ -475,6 +476,8 @@ def verify(path: Path) -> Verified:
         infos = zf.infolist()
         if len(infos) > MAX_MEMBERS:
             raise EvidenceError(path, f"more than {MAX_MEMBERS} files: not an evidence export")
+        if sum(i.file_size for i in infos) > MAX_TOTAL:
+            raise EvidenceError(path, f"more than {MAX_TOTAL // 1024**3} GiB unpacked: not an evidence export")
         by_name = {i.filename: i for i in infos}
         if MANIFEST not in by_name:
             raise EvidenceError(path, f"no {MANIFEST} in it: not an evidence export")

@@ -126,7 +126,9 @@ def test_a_listing_appears_is_asked_away_goes_and_comes_back(tmp_path: Path) -> 
         assert listing_ids(first, "sister") and first["changes"] is None
 
         steps = w.cli("optout", "cards", "--asked", "--date", asked.isoformat(), rules=True)
-        assert "Find your listing, paste its URL" in steps and "sister" in steps  # the steps, and what it covers
+        assert (
+            "Find your listing, paste its URL" in steps and "covers: Sister Site" in steps
+        )  # the steps, and what it covers
         state = w.cli("removals")
         overdue = f"asked on {day(asked)}, still listed after 10 days: overdue (the site usually takes 3 days)"
         assert f"Cards Site: {overdue}" in state
@@ -434,3 +436,26 @@ def test_a_ccpa_request_is_overdue_after_45_days_whatever_the_site_usually_takes
     # an older history's scan without its searches proves nothing gone, even with no listing in it
     empty = Observation("s2", "cards", "2026-03-01T09:00:00+00:00", Status.COULD_NOT_CHECK, {}, None)
     assert follow(plain, "cards", "Cards Site", [seen(asked + timedelta(days=1)), empty]).state is State.STILL_LISTED
+
+
+def test_hostile_history_and_evidence_files_get_a_message_not_a_traceback(tmp_path: Path) -> None:
+    history = tmp_path / "history"
+    history.mkdir(mode=0o700)
+    (history / DB_NAME).write_bytes(b"this is not a database" * 100)
+    for args in (["history"], ["diff"], ["removals"], ["evidence", "export"]):
+        result = runner.invoke(app, [*args, "--history-dir", str(history)])
+        assert result.exit_code == 2 and str(history / DB_NAME) in result.output.replace("\n", ""), args
+        assert "Traceback" not in result.output
+    empty = tmp_path / "empty"
+    result = runner.invoke(app, ["diff", "--history-dir", str(empty)])
+    assert result.exit_code == 2 and "no scans yet" in result.output
+    # a zip that lists a file it lacks, and holds one it does not list
+    z = tmp_path / "odd.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("manifest.csv", "time,url,method,sha256,file,tool_version\nx,u,m," + "0" * 64 + ",pages/a.html,1\n")
+        zf.writestr("pages/b.html", "hello")
+    result = runner.invoke(app, ["evidence", "verify", str(z)])
+    assert result.exit_code == 1
+    assert (
+        "pages/a.html: missing from the zip" in result.output and "pages/b.html: not in the manifest" in result.output
+    )
