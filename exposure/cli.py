@@ -319,9 +319,11 @@ def scan_cmd(
         Path | None, typer.Option(help="Where scans and evidence are kept (default: your user data folder).")
     ] = None,
     resume: Annotated[
-        bool, typer.Option(help="Finish the last scan, which was interrupted: only its unfinished sites.")
+        bool, typer.Option("--resume", help="Finish the last scan, which was interrupted: only its unfinished sites.")
     ] = False,
-    recheck: Annotated[bool, typer.Option(help="Scan again only the sites the last scan could not check.")] = False,
+    recheck: Annotated[
+        bool, typer.Option("--recheck", help="Scan again only the sites the last scan could not check.")
+    ] = False,
     evidence: Annotated[
         bool, typer.Option(help="Keep each page that lists you, with a screenshot, as evidence (needs the history).")
     ] = True,

@@ -33,6 +33,8 @@ def _own_user_folders(tmp_path_factory: pytest.TempPathFactory) -> None:
         XDG_CONFIG_HOME=str(home / ".config"),
         XDG_CACHE_HOME=str(home / ".cache"),
     )
+
+
 TODAY = date(2026, 11, 21)  # fixture pages show ages as of this day
 
 

@@ -145,8 +145,13 @@ def test_a_listing_appears_is_asked_away_goes_and_comes_back(tmp_path: Path) -> 
 
         # and it comes back
         w.cards.routes.update(listed())
-        third = w.scan(code=1)
+        third = w.scan("--format", "markdown", code=1)
         assert third["changes"]["new"] == [fid]
+        notes = {r["site_id"]: r for r in third["removals"]}
+        assert notes["cards"]["state"] == "back" and notes["sister"]["state"] == "overdue"
+        assert notes["sister"]["requested_from"] == "Cards Site"
+        (md,) = (w.out / str(w.scans)).glob("*.md")
+        assert f"- Cards Site: back on {day(date.today())}" in md.read_text()
         state = w.cli("removals")
         assert f"Cards Site: back on {day(date.today())} (gone on {day(date.today())}, asked on {day(asked)})" in state
 
