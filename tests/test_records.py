@@ -243,6 +243,11 @@ def test_sigkill_mid_scan_keeps_every_finished_site_and_resume_completes_it(tmp_
         assert "killed or running" in w.cli("history")
 
         release["slow"] = False
+        original = w.profile.read_bytes()
+        w.profile.write_bytes(original + b"# edited\n")
+        changed = w.cli("scan", "--resume", "--profile", str(w.profile), rules=True, code=2)
+        assert "the profile changed since scan" in changed.replace("\n", " ")
+        w.profile.write_bytes(original)
         cards_before, sister_before = len(w.cards.requests), len(w.sister.requests)
         text = w.cli(
             "scan", "--resume", "--profile", str(w.profile), "--out", str(w.out / "resumed"), "--format", "json",
@@ -464,3 +469,55 @@ def test_hostile_history_and_evidence_files_get_a_message_not_a_traceback(tmp_pa
     assert (
         "pages/a.html: missing from the zip" in result.output and "pages/b.html: not in the manifest" in result.output
     )
+
+
+def test_sigkill_at_random_moments_never_damages_the_database(tmp_path: Path) -> None:
+    import asyncio
+    import random
+
+    from aiohttp import web
+
+    from exposure.history import decode_site
+
+    rng = random.Random(13)
+
+    async def uneven(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(rng.uniform(0.0, 0.4))  # sites finish one after another over about a second
+        return web.Response(text=page(NO_RESULTS), content_type="text/html")
+
+    with World(tmp_path) as w, LocalServer(fallback=uneven) as slow:
+        for n in range(3, 9):
+            write_rule(w.rules, f"more{n}", f"More {n}", slow.base, [])
+        db = w.history / DB_NAME
+        partial = 0
+        for kill in range(5):
+            cmd = [
+                sys.executable, "-m", "exposure.cli", "scan", "--profile", str(w.profile), "--rules", str(w.rules),
+                "--out", str(w.out / "k"), "--format", "json", "--no-progress", "--history-dir", str(w.history),
+            ]  # fmt: skip
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # wait until this scan saved a site, then kill it at a random moment
+                try:
+                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as ro:
+                        started = ro.execute("SELECT id FROM scans ORDER BY started_at").fetchall()
+                        if (
+                            len(started) > kill
+                            and ro.execute("SELECT count(*) FROM sites WHERE scan_id=?", started[-1]).fetchone()[0]
+                        ):
+                            break
+                except sqlite3.Error:
+                    pass  # not created yet
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.5))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            with sqlite3.connect(db) as check:
+                assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+                for (result,) in check.execute("SELECT result FROM sites"):
+                    assert decode_site(result) is not None  # every site saved is whole
+                done = check.execute(
+                    "SELECT count(*) FROM sites WHERE scan_id=(SELECT id FROM scans ORDER BY started_at DESC LIMIT 1)"
+                ).fetchone()[0]
+                partial += 0 < done < 8
+        assert partial  # some kills did land between two sites
