@@ -43,8 +43,14 @@ class SelectorError(ValueError):
     """A selector in a rule is neither valid CSS nor valid XPath."""
 
 
+# An XPath expression that starts with a function ("concat(...)", "normalize-space(.//h2)"): CSS never starts
+# with a name followed by "(" (its functions are pseudo-classes, after a ":").
+_XPATH_FUNCTION = re.compile(r"^[a-z][a-z-]*\(")
+
+
 def is_xpath(selector: str) -> bool:
-    return selector.lstrip().startswith(("/", "./", "("))
+    s = selector.lstrip()
+    return s.startswith(("/", "./", "(", "..")) or bool(_XPATH_FUNCTION.match(s))
 
 
 _HTML_CSS = HTMLTranslator()
