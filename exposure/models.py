@@ -184,6 +184,7 @@ class SiteInfo:
     parent: str = ""
     sister_sites: tuple[str, ...] = ()
     manual_url: str = ""  # where a person can search by hand
+    california_registry: bool | None = None  # in California's data broker registry (None: not known)
 
 
 @dataclass(frozen=True)
@@ -261,3 +262,4 @@ class ScanResult:
     extra: Mapping[str, str] = field(default_factory=dict)
     changes: ScanDiff | None = None  # against the previous scan in the history, when there is one
     by_hand: tuple[ByHand, ...] = ()  # catalog sites that cannot be checked automatically: never counted as checked
+    profile_states: tuple[str, ...] = ()  # the states of the profile's addresses: which state laws apply

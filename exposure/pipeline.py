@@ -399,4 +399,5 @@ async def scan(
         tool_version=__version__,
         extra={"requests": str(fetcher.requests_sent), "seconds": f"{time.monotonic() - t0:.2f}"},
         by_hand=tuple(by_hand),
+        profile_states=profile.states,
     )

@@ -432,6 +432,7 @@ class Rule(_Strict):
             parent=self.parent,
             sister_sites=tuple(self.sister_sites),
             manual_url=self.manual_url,
+            california_registry=self.registry.california,
         )
 
     def opt_out_info(self) -> OptOut | None:
@@ -479,6 +480,7 @@ class ManualSite(_Strict):
             parent=self.parent,
             sister_sites=tuple(self.sister_sites),
             manual_url=self.manual_url,
+            california_registry=self.registry.california,
         )
 
     def opt_out_info(self) -> OptOut:
