@@ -17,7 +17,7 @@ from .models import Evidence, ExposureKind, Listing
 from .normalize import decode_cfemail
 from .parse import Document, load_json, node_text, select
 from .rules import Detail, EmbeddedJson, Fields, FieldSpec, Rule
-from .textread import read_text
+from .textread import cues, read_text
 
 FIELD_KINDS: dict[str, ExposureKind] = {
     "name": ExposureKind.NAME,
@@ -292,7 +292,7 @@ def extract(doc: Document, body_text: str, rule: Rule, base_url: str) -> Extract
                 guessed = guess_name(el)
                 if guessed:
                     values[ExposureKind.NAME] = [guessed]
-            wanted = TEXT_KINDS - values.keys()
+            wanted = cues(text, TEXT_KINDS - values.keys())
             if wanted:
                 for kind, evs in read_text(el, wanted).items():
                     values[kind] = evs

@@ -88,6 +88,9 @@ class Page:
     detail: str = ""  # why, in plain words, for failures
     elapsed: float = 0.0
     raw: str = ""  # the technical cause (exception and message), kept for the JSON report only
+    # content codings still to undo ("gzip"): the fetcher may hand over the body as it came off the wire and
+    # leave the bounded decoding to the analysis stage, off the event loop (fetch.decode_page)
+    encoded: str = ""
 
 
 @dataclass(frozen=True)

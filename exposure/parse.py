@@ -87,13 +87,48 @@ def node_text(node: Any) -> str:
     return " ".join(" ".join(node.itertext()).split())
 
 
-class Document:
-    """A parsed page. Script and style content is kept aside, then dropped from the visible tree."""
+_CODE_OPEN = re.compile(r"<(script|style)\b([^>]{0,2048})>", re.I)
+_CODE_CLOSE = {"script": re.compile(r"</script\s{0,8}>", re.I), "style": re.compile(r"</style\s{0,8}>", re.I)}
+_DATA_TYPE = re.compile(r"""type\s{0,4}=\s{0,4}["']?[^"'\s>]*json""", re.I)
 
-    def __init__(self, text: str, url: str = "") -> None:
+
+def drop_code(text: str) -> str:
+    """The page without its scripts and style sheets, found in one linear pass before parsing: they are often
+    most of a page's bytes, a person never sees them, and they are removed after parsing anyway. Scripts
+    that hold data (`type="application/ld+json"`, `application/json`) are kept. An unclosed block is left
+    as it is, for the parser to deal with."""
+    out: list[str] = []
+    pos = 0
+    while (m := _CODE_OPEN.search(text, pos)) is not None:
+        tag = m.group(1).lower()
+        if tag == "script" and _DATA_TYPE.search(m.group(2)):
+            out.append(text[pos : m.end()])
+            pos = m.end()
+            continue
+        close = _CODE_CLOSE[tag].search(text, m.end())
+        if close is None:
+            break
+        out.append(text[pos : m.start()])
+        pos = close.end()
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
+
+
+class Document:
+    """A parsed page. Script and style content is kept aside, then dropped from the visible tree.
+
+    `keep_code = False` drops scripts and styles before parsing (`drop_code`), for pages whose rule reads no
+    script (no `embedded` section): parsing what will be thrown away was much of the analysis time.
+    """
+
+    def __init__(self, text: str, url: str = "", keep_code: bool = True) -> None:
         self.url = url
         self.raw = text
         text = _XML_DECL.sub("", text, count=1)
+        if not keep_code:
+            text = drop_code(text)
         root = None
         try:
             root = etree.fromstring(text, _PARSER) if text.strip() else None

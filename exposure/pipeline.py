@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from . import __version__
-from .analyze import Analyzer, DetailReading
+from .analyze import Analyzer, DetailReading, ResultsReading
 from .extract import MAX_LISTINGS
 from .fetch import Fetcher, FetchSettings, SiteCookies, SiteGate
 from .findings import listing_key
@@ -39,7 +39,7 @@ from .models import (
 from .profile import Profile
 from .queries import build_queries
 from .rules import Rule
-from .workers import ANALYSIS_BUDGET, AnalysisPool
+from .workers import ANALYSIS_BUDGET, AnalysisPool, default_workers
 
 # When several requests of a site failed, the reason shown is the most telling one.
 REASON_ORDER = (
@@ -62,8 +62,14 @@ class ScanOptions:
     site_deadline: float = 300.0  # one slow site never holds up the rest longer than this
     delay_scale: float = 1.0  # multiplies every rule's delay (tests and the demo use less)
     today: date | None = None
-    analysis_workers: int = 2
+    analysis_workers: int = 0  # 0: one per core
     analysis_budget: float = ANALYSIS_BUDGET  # seconds one page may take to read
+    # worker processes (every core) or threads (one core); None: processes for scans of PROCESS_SITES sites or
+    # more on a machine with more than one core, where they pay for their start
+    analysis_processes: bool | None = None
+
+
+PROCESS_SITES = 20
 
 
 @dataclass
@@ -163,10 +169,10 @@ class Scanner:
         self.options = options
         self.fetcher = fetcher
         self.analysis = analysis
-        self._pages: dict[tuple[str, str], asyncio.Task[Page]] = {}  # no URL is fetched twice in one scan
+        self._pages: dict[tuple[str, str], asyncio.Future[Page]] = {}  # no URL is fetched twice in one scan
         self._cookies: dict[str, SiteCookies] = {}  # per rule, for the rules that keep cookies
 
-    def _get(self, url: str, rule: Rule, gate: SiteGate) -> asyncio.Task[Page]:
+    def _get(self, url: str, rule: Rule, gate: SiteGate) -> asyncio.Future[Page]:
         key = (rule.site_key, url)
         task = self._pages.get(key)
         if task is None:
@@ -174,6 +180,18 @@ class Scanner:
             task = asyncio.ensure_future(self.fetcher.get(url, rule.domain, gate, jar))
             self._pages[key] = task
         return task
+
+    async def _results(self, url: str, rule: Rule, gate: SiteGate, found_by: str) -> tuple[Page, ResultsReading]:
+        """A results page, fetched and read once. Its body is let go as soon as it has been read: a scan of a
+        thousand sites must not keep every page it saw in memory."""
+        page = await asyncio.shield(self._get(url, rule, gate))
+        reading = await self.analysis.results(page, rule.id, found_by)
+        key = (rule.site_key, url)
+        if page.body and key in self._pages:
+            light: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
+            light.set_result(replace(page, body=b"", text=""))
+            self._pages[key] = light
+        return page, reading
 
     async def site(self, state: _SiteState) -> SiteResult:
         rule = state.rule
@@ -191,7 +209,18 @@ class Scanner:
         except Exception as exc:  # a bug met on one site's pages ends that site, never the scan
             self._cancel_pages(rule)
             return site_verdict(state, extra_reason=(Outcome.ERROR, _failed_rule(rule, exc)))
+        finally:
+            self._forget_pages(rule)
         return site_verdict(state)
+
+    def _forget_pages(self, rule: Rule) -> None:
+        """A finished site's pages (its detail pages, kept while its listings were read) are let go."""
+        for key in [k for k in self._pages if k[0] == rule.site_key]:
+            task = self._pages[key]
+            if task.done() and not task.cancelled() and task.exception() is None and task.result().body:
+                light: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
+                light.set_result(replace(task.result(), body=b"", text=""))
+                self._pages[key] = light
 
     def _cancel_pages(self, rule: Rule) -> None:
         """A site past its deadline stops using the network: its requests still in flight are dropped."""
@@ -204,8 +233,7 @@ class Scanner:
         pages = 0
         max_pages = rule.extract.next_page.max_pages if rule.extract.next_page else 1
         while url is not None and pages < max_pages:
-            page = await asyncio.shield(self._get(url, rule, gate))
-            reading = await self.analysis.results(page, rule.id, query.url)
+            page, reading = await self._results(url, rule, gate, query.url)
             label = query.label if pages == 0 else f"{query.label} (page {pages + 1})"
             detail = reading.classification.detail
             if reading.notes:
@@ -342,10 +370,14 @@ async def scan(
     interrupted = False
     offline = False
     t0 = time.monotonic()
-    analysis = AnalysisPool(
-        Analyzer(profile, {r.id: r for r in rules}, options.today), options.analysis_workers, options.analysis_budget
-    )
-    async with Fetcher(options.fetch) as fetcher:
+    workers = options.analysis_workers or default_workers()
+    processes = options.analysis_processes
+    if processes is None:
+        processes = workers > 1 and len(rules) >= PROCESS_SITES
+    analyzer = Analyzer(profile, {r.id: r for r in rules}, options.today, options.fetch.max_body)
+    analysis = AnalysisPool(analyzer, workers if processes else min(workers, 2), options.analysis_budget, processes)
+    # bodies stay compressed until a worker reads them: decoding is CPU work the event loop need not do
+    async with Fetcher(replace(options.fetch, decode_bodies=False)) as fetcher:
         scanner = Scanner(profile, options, fetcher, analysis)
         tasks = {asyncio.create_task(scanner.site(states[r.id]), name=r.id): r.id for r in rules}
         stop_task = asyncio.ensure_future(stop.wait()) if stop is not None else None
