@@ -389,6 +389,12 @@ class Fetcher:
         self.answers = 0  # responses of any kind: proof that the network works
         self.unreachable = 0  # requests whose host could not be found (DNS): a sign of no network
 
+    @property
+    def offline(self) -> bool:
+        """Several hosts could not be found and nothing has answered: there is no network. Requests made from
+        now on are not sent (each would wait for its own name lookup to fail the same way)."""
+        return self.answers == 0 and self.unreachable >= OFFLINE_AFTER
+
     async def __aenter__(self) -> Fetcher:
         s = self.settings
         limits = httpx.Limits(max_connections=s.concurrency * 2, max_keepalive_connections=s.concurrency)
@@ -511,6 +517,8 @@ class Fetcher:
 
     async def _open(self, url: str, cookies: SiteCookies | None = None) -> httpx.Response:
         assert self._client is not None and self._transport is not None, "use Fetcher as an async context manager"
+        if self.offline:
+            raise _Failure(Outcome.ERROR, NO_NETWORK, final_url=url)
         target, headers = self._route(url)
         if cookies is not None and cookies.header():
             headers["Cookie"] = cookies.header()
@@ -662,6 +670,8 @@ async def _peek_body(response: httpx.Response, headers: Mapping[str, str], cap: 
 
 
 _DNS_WORDS = "the site's address could not be found (DNS)"
+NO_NETWORK = "no network: nothing can be checked (the first sites' addresses could not be found (DNS))"
+OFFLINE_AFTER = 3  # hosts that must fail to resolve, with no answer from anywhere, before the scan stops
 
 
 def _broken(exc: BaseException, what: str, status: int | None, final: str) -> _Failure:

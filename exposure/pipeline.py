@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from . import __version__
 from .analyze import Analyzer, DetailReading, ResultsReading
 from .extract import MAX_LISTINGS
-from .fetch import Fetcher, FetchSettings, SiteCookies, SiteGate
+from .fetch import NO_NETWORK, OFFLINE_AFTER, Fetcher, FetchSettings, SiteCookies, SiteGate
 from .findings import listing_key
 from .models import (
     ANSWERED,
@@ -342,10 +342,6 @@ class Scanner:
 
 def _failed_rule(rule: Rule, exc: Exception) -> str:
     return f"rule {rule.id} failed on this site ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
-
-
-NO_NETWORK = "no network: nothing can be checked (the first sites' addresses could not be found (DNS))"
-OFFLINE_AFTER = 3  # sites that must fail to resolve, with no answer from anywhere, before the scan stops
 
 
 def _offline(fetcher: Fetcher, finished: int, total: int) -> bool:
