@@ -27,10 +27,7 @@ _PARSER = etree.HTMLParser(recover=True, no_network=True, remove_comments=True, 
 _INVISIBLE = ("script", "style", "noscript", "template", "svg")
 # Elements a person does not see. Sites keep hidden duplicates of cards and a hidden "no results" box on
 # every results page; read as visible, the first double-count listings and the second says "not listed".
-_MAYBE_HIDDEN = etree.XPath(
-    "//*[@hidden or @aria-hidden='true' or contains(@style, 'none') or contains(@style, 'hidden')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' d-none ')]"
-)
+_MAYBE_HIDDEN = etree.XPath("//*[@hidden or @aria-hidden or @style or contains(@class, 'd-none')]")
 _HIDDEN_STYLE = re.compile(
     r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!important\s*)?(?:;|$)", re.I
 )
@@ -129,6 +126,8 @@ class Document:
         text = _XML_DECL.sub("", text, count=1)
         if not keep_code:
             text = drop_code(text)
+        # the search for hidden elements walks the whole tree: only worth it when the markup can hold one
+        self._may_hide = "hidden" in text or "none" in text or "HIDDEN" in text
         root = None
         try:
             root = etree.fromstring(text, _PARSER) if text.strip() else None
@@ -149,7 +148,7 @@ class Document:
         person sees."""
         if not self._stripped:
             etree.strip_elements(self.root, etree.Comment, *_INVISIBLE, with_tail=False)
-            for el in _MAYBE_HIDDEN(self.root):
+            for el in _MAYBE_HIDDEN(self.root) if self._may_hide else ():
                 if is_hidden(el):
                     drop(el)
             self._stripped = True

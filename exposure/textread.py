@@ -184,8 +184,18 @@ def _text(el: Any) -> str:
 
 
 def _starts_with_label(el: Any) -> bool:
-    hit = label_kind(_text(el))
-    return hit is not None
+    """Whether the element's text starts with a label; only its first words are read (a long list's element
+    would otherwise be joined whole for every sibling looked at)."""
+    if not isinstance(el.tag, str):
+        return False
+    head: list[str] = []
+    size = 0
+    for piece in el.itertext():
+        head.append(piece)
+        size += len(piece)
+        if size > 80:
+            break
+    return label_kind(" ".join(" ".join(head).split())) is not None
 
 
 @dataclass
