@@ -14,6 +14,7 @@ from datetime import date
 
 from .classify import classify, classify_detail
 from .extract import Extraction, extract, merge_detail
+from .fetch import decode_page
 from .match import judge, name_match
 from .models import Classification, ExposureKind, Listing, Outcome, Page, Verdict
 from .parse import Document
@@ -59,17 +60,21 @@ def _worth_a_detail_visit(listing: Listing, profile: Profile) -> bool:
 class Analyzer:
     """Reads pages for one scan: the profile and the rules are given once, pages arrive one by one."""
 
-    def __init__(self, profile: Profile, rules: dict[str, Rule], today: date | None = None) -> None:
+    def __init__(
+        self, profile: Profile, rules: dict[str, Rule], today: date | None = None, max_body: int = 5 * 1024 * 1024
+    ) -> None:
         self.profile = profile
         self.rules = rules
         self.today = today
+        self.max_body = max_body  # decoded bytes a page may grow to (the fetcher's own cap)
 
     def results(self, page: Page, rule_id: str, found_by: str) -> ResultsReading:
         """A search's page (first or next): its classification and its listings, judged."""
         rule = self.rules[rule_id]
+        page = decode_page(page, self.max_body)
         if page.failure is not None:
             return ResultsReading(Classification(page.failure, page.detail))
-        doc = Document(page.text, page.final_url)
+        doc = Document(page.text, page.final_url, keep_code=rule.reads_code)
         extraction = extract(doc, page.text, rule, page.final_url)
         classification = classify(page, doc, rule, len(extraction.listings), extraction.drift)
         if classification.outcome not in (Outcome.RESULTS, Outcome.UNRECOGNIZED) or not extraction.listings:
@@ -91,7 +96,8 @@ class Analyzer:
         rule = self.rules[rule_id]
         detail = rule.extract.detail
         assert detail is not None
-        doc = Document(page.text, page.final_url) if page.failure is None else None
+        page = decode_page(page, self.max_body)
+        doc = Document(page.text, page.final_url, keep_code=False) if page.failure is None else None
         merged, read = (listing, False)
         if doc is not None:
             merged, read = merge_detail(listing, doc, detail)
@@ -104,6 +110,6 @@ class Analyzer:
 def analyze_page(body: bytes | str, url: str, rule: Rule, profile: Profile, today: date | None = None) -> list[Verdict]:
     """Verdicts for every listing on one results page (no links followed)."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    doc = Document(text, url)
+    doc = Document(text, url, keep_code=rule.reads_code)
     extraction: Extraction = extract(doc, text, rule, url)
     return [judge(listing, profile, today) for listing in extraction.listings]

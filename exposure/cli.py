@@ -35,6 +35,7 @@ from .removal import Removal
 from .report.interface import Format
 from .report.write import write_reports
 from .rules import BUNDLED_RULES, Catalog, load_catalog
+from .sites import select
 from .summary import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_INTERRUPTED, ScanOutcome, exit_code, headline, outcome
 
 app = typer.Typer(
@@ -51,6 +52,8 @@ app = typer.Typer(
 )
 rules_app = typer.Typer(help="Check and inspect rule files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+sites_app = typer.Typer(help="Browse the catalog of sites.", no_args_is_help=True)
+app.add_typer(sites_app, name="sites")
 console = Console(stderr=True)
 out = Console()
 
@@ -180,10 +183,12 @@ def _scan_and_report(
     mode: Mode = Mode.NEW,
     evidence: bool = True,
     quiet: bool = False,
+    only: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> int:
     try:
         profile = load_profile(profile_path)
-        catalog = _load_rules(rule_dirs)
+        catalog = select(_load_rules(rule_dirs), only, exclude)
         history = History.open(history_dir) if history_dir is not None else None
     except ConfigError as exc:
         raise _fail(exc) from exc
@@ -330,6 +335,10 @@ def scan_cmd(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only what changed since the last scan (for cron).")
     ] = False,
+    site: Annotated[
+        list[str] | None, typer.Option("--site", help="Scan only this site of the catalog (repeatable).")
+    ] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Leave this site out (repeatable).")] = None,
 ) -> None:
     """Search every configured site for you and write the reports."""
     if resume and recheck:
@@ -348,6 +357,8 @@ def scan_cmd(
         mode,
         evidence,
         quiet,
+        only=site or (),
+        exclude=exclude or (),
     )
     raise typer.Exit(code)
 
@@ -471,6 +482,39 @@ def rules_check(rules: RulesOpt = None) -> None:
     out.print(f"{len(loaded.rules)} rule(s) valid, {len(loaded.manual)} site(s) to check by hand.")
 
 
+@rules_app.command("probe")
+def rules_probe(
+    ids: Annotated[list[str], typer.Argument(help="Rule ids to probe.", show_default=False)],
+    rules: RulesOpt = None,
+) -> None:
+    """Ask each site, live, whether the rule's markers still hold (opt-in: this sends two searches of invented
+    people to each real site, nothing of yours)."""
+    from .probe import probe
+    from .sites import find
+
+    try:
+        catalog = _load_rules(rules)
+        chosen = [find(catalog, i) for i in ids]
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    table = Table(title="rules probe")
+    for column in ("rule", "no-results answer", "results page", "invented name", "common name"):
+        table.add_column(column, overflow="fold")
+    failed = 0
+    for entry in chosen:
+        if not hasattr(entry, "searches"):
+            table.add_row(entry.id, "-", "-", "a by-hand entry: nothing to probe", "")
+            continue
+        result = asyncio.run(probe(entry))  # type: ignore[arg-type]
+        failed += not result.holds
+        mark = {True: "[green]holds[/]", False: "[red]does not hold[/]"}
+        table.add_row(
+            entry.id, mark[result.no_results_holds], mark[result.results_hold], result.invented, result.common
+        )
+    out.print(table)
+    raise typer.Exit(1 if failed else 0)
+
+
 @rules_app.command("schema")
 def rules_schema() -> None:
     """Print the JSON Schema of a rule file."""
@@ -479,6 +523,80 @@ def rules_schema() -> None:
     from .rules import schema
 
     out.print_json(json.dumps(schema()))
+
+
+@sites_app.command("list")
+def sites_list(
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only sites with this tag (repeatable).")] = None,
+    family: Annotated[
+        list[str] | None, typer.Option("--family", help="Only sites of this family, e.g. peoplefinders (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    rules: RulesOpt = None,
+) -> None:
+    """List the catalog: every site, how it is checked, its family, registry status and opt-out."""
+    import json
+
+    from .sites import rows
+
+    try:
+        found = rows(_load_rules(rules), tags=tag or (), families=family or ())
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        out.print_json(json.dumps([r.as_dict() for r in found]))
+        return
+    registry = {True: "yes", False: "no", None: "?"}
+    out.print(f"{'id':28} {'domain':30} {'check':8} {'family':16} {'CA':3} opt-out", highlight=False, soft_wrap=True)
+    for r in found:
+        opt = r.opt_out_url + (f" ({r.opt_out_days} d)" if r.opt_out_days is not None else "")
+        line = f"{r.id:28} {r.domain:30} {r.check:8} {r.family or '-':16} {registry[r.california_registry]:3} {opt}"
+        out.print(line, highlight=False, soft_wrap=True)
+    out.print(f"{len(found)} site(s).", highlight=False)
+
+
+@sites_app.command("show")
+def sites_show(
+    site_id: Annotated[str, typer.Argument(help="The site's id, as `sites list` shows it.", show_default=False)],
+    rules: RulesOpt = None,
+) -> None:
+    """Show one site: how it is searched, its sources, and how to get removed from it."""
+    from .sites import find, row
+
+    try:
+        entry = find(_load_rules(rules), site_id)
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    r = row(entry)
+    out.print(f"[bold]{entry.name}[/] ({entry.domain}), id {entry.id}", highlight=False)
+    if entry.parent:
+        out.print(f"Owned by: {entry.parent}", highlight=False)
+    if r.family:
+        out.print(f"Family: {r.family}", highlight=False)
+    ca = {True: "yes", False: "no", None: "not known"}[r.california_registry]
+    out.print(f"In California's data broker registry: {ca}", highlight=False)
+    if r.check == "scan":
+        out.print(f"Checked automatically, searching by {', '.join(r.searches)}.", highlight=False)
+    else:
+        out.print(f"Check by hand: {r.why_by_hand}", highlight=False)
+    if entry.manual_url:
+        out.print(f"Search by hand: {entry.manual_url}", highlight=False)
+    o = entry.opt_out
+    if o is not None:
+        out.print(
+            f"Opt-out: {o.url} ({o.method}{f', about {o.days} days' if o.days is not None else ''})", highlight=False
+        )
+        if o.requires:
+            out.print("It asks for: " + "; ".join(o.requires), highlight=False)
+        if o.covers:
+            out.print("It also removes you from: " + ", ".join(o.covers), highlight=False)
+        for line in o.steps.strip().splitlines():
+            out.print(f"  {line.strip()}", highlight=False)
+    out.print(f"Facts checked {entry.source.checked or 'on an unknown date'}; sources:", highlight=False)
+    for url in entry.source.urls:
+        out.print(f"  {url}", highlight=False)
+    if entry.source.notes.strip():
+        out.print("Notes: " + " ".join(entry.source.notes.split()), highlight=False)
 
 
 @app.command()

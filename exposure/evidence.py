@@ -38,6 +38,7 @@ from typing import Any
 
 from . import __version__
 from .errors import EvidenceError
+from .fetch import decode_page
 from .models import SitePages
 from .profile import write_private
 
@@ -99,7 +100,10 @@ def keep_pages(folder: Path, scan_id: str, pages: SitePages) -> list[dict[str, A
     """Write a site's listing pages under `folder/evidence/<scan>/<site>/` and return their log rows (the
     history records them in the same transaction as the site's result)."""
     rows = []
-    for page in pages.pages:
+    for kept in pages.pages:
+        page = decode_page(kept)  # the scan may hold bodies as they came off the wire (still gzip'd)
+        if page.failure is not None or not page.body:
+            continue
         digest = sha256(page.body)
         rel = f"{scan_id}/{pages.site_id}/{digest[:16]}{_suffix(page.content_type)}"
         path = private_dirs(folder, EVIDENCE_DIR, scan_id, pages.site_id) / rel.rsplit("/", 1)[1]

@@ -17,7 +17,7 @@ from .models import Evidence, ExposureKind, Listing
 from .normalize import decode_cfemail
 from .parse import Document, load_json, node_text, select
 from .rules import Detail, EmbeddedJson, Fields, FieldSpec, Rule
-from .textread import read_text
+from .textread import cues, read_text
 
 FIELD_KINDS: dict[str, ExposureKind] = {
     "name": ExposureKind.NAME,
@@ -292,7 +292,7 @@ def extract(doc: Document, body_text: str, rule: Rule, base_url: str) -> Extract
                 guessed = guess_name(el)
                 if guessed:
                     values[ExposureKind.NAME] = [guessed]
-            wanted = TEXT_KINDS - values.keys()
+            wanted = cues(text, TEXT_KINDS - values.keys())
             if wanted:
                 for kind, evs in read_text(el, wanted).items():
                     values[kind] = evs
@@ -311,9 +311,34 @@ def extract(doc: Document, body_text: str, rule: Rule, base_url: str) -> Extract
             result.listings.append(listing)
             result.detail_links.append(detail)
     result.drift = _drift(rule, hits)
+    _merge_same_url(result, base_url)
     if ex.next_page is not None:
         result.next_page = _link(doc.root, ex.next_page.selector, base_url, result, relative=False)
     return result
+
+
+def _merge_same_url(result: Extraction, base_url: str) -> None:
+    """One person read twice from one page (a card and its JSON-LD record share its own URL) is one listing
+    with both readings' values: judged apart, one reading would lose the age, the other the street."""
+    merged: dict[str, int] = {}
+    listings: list[Listing] = []
+    links: list[str | None] = []
+    for listing, link in zip(result.listings, result.detail_links, strict=True):
+        i = merged.get(listing.url) if listing.url != base_url else None
+        if i is None:
+            if listing.url != base_url:
+                merged[listing.url] = len(listings)
+            listings.append(listing)
+            links.append(link)
+            continue
+        old = listings[i]
+        values: dict[ExposureKind, tuple[Evidence, ...]] = dict(old.values)
+        for kind, evs in listing.values.items():
+            known = {e.value for e in values.get(kind, ())}
+            values[kind] = tuple(values.get(kind, ())) + tuple(e for e in evs if e.value not in known)
+        listings[i] = Listing(old.url, old.source_url, values, f"{old.text} | {listing.text}", old.found_by)
+        links[i] = links[i] or link
+    result.listings, result.detail_links = listings, links
 
 
 def merge_detail(listing: Listing, doc: Document, detail: Detail) -> tuple[Listing, bool]:

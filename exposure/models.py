@@ -88,6 +88,9 @@ class Page:
     detail: str = ""  # why, in plain words, for failures
     elapsed: float = 0.0
     raw: str = ""  # the technical cause (exception and message), kept for the JSON report only
+    # content codings still to undo ("gzip"): the fetcher may hand over the body as it came off the wire and
+    # leave the bounded decoding to the analysis stage, off the event loop (fetch.decode_page)
+    encoded: str = ""
     fetched_at: str = ""  # when the answer arrived, UTC ("2026-11-21T09:30:02Z"): evidence needs the time
 
 
@@ -195,6 +198,7 @@ class SiteInfo:
     parent: str = ""
     sister_sites: tuple[str, ...] = ()
     manual_url: str = ""  # where a person can search by hand
+    california_registry: bool | None = None  # in California's data broker registry (None: not known)
 
 
 @dataclass(frozen=True)
@@ -287,4 +291,5 @@ class ScanResult:
     extra: Mapping[str, str] = field(default_factory=dict)
     changes: ScanDiff | None = None  # against the previous scan in the history, when there is one
     by_hand: tuple[ByHand, ...] = ()  # catalog sites that cannot be checked automatically: never counted as checked
+    profile_states: tuple[str, ...] = ()  # the states of the profile's addresses: which state laws apply
     removals: tuple[RemovalNote, ...] = ()  # the user's removal requests, followed up by this scan

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import phonenumbers
 import us
@@ -31,7 +31,7 @@ class PersonName:
     last: str  # full surname, hyphens kept as spaces: "garcia lopez"
     original: str
 
-    @property
+    @cached_property
     def last_parts(self) -> tuple[str, ...]:
         return tuple(self.last.split())
 
@@ -40,6 +40,7 @@ class PersonName:
         return " ".join((self.first, *self.middles, self.last)).strip()
 
 
+@lru_cache(maxsize=16384)
 def fold(text: str) -> str:
     """Lower-case ASCII with punctuation turned into spaces: "Zoë O'Brien-Núñez" -> "zoe obrien nunez"."""
     text = unidecode(text).lower().replace("'", "").replace("’", "")
@@ -344,6 +345,7 @@ def find_addresses(text: str, houses: frozenset[str] | None = None) -> list[tupl
 _TAIL_RE = re.compile(r",?\s+([A-Za-z .'-]{2,30}),\s*([A-Z]{2})(?:\s+(\d{5})(?:-\d{4})?)?$")
 
 
+@lru_cache(maxsize=16384)
 def quick_address(raw: str) -> Address | None:
     """A cheap split of an address that cannot be the user's (no USPS normalisation): enough to show it and
     to know its city and state."""

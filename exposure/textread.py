@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
@@ -147,6 +148,25 @@ _UI_WORDS = frozenset(_UI_WORDS_TEXT.split())
 MAX_VALUES = 40  # per kind and listing: a card lists a handful
 
 
+# What in a listing's text hints at each kind of fact: read_text runs only for the kinds whose hints appear,
+# since on a page of 300 cards the structural reading is most of the analysis time.
+_CUES: dict[ExposureKind, re.Pattern[str]] = {
+    ExposureKind.AGE: re.compile(r"\bage[ds]?\b|years?\s{0,3}old|\byrs?\b|y/o|\(\d{2}\)|,\s{0,3}\d{2,3}\b", re.I),
+    ExposureKind.LOCATION: re.compile(
+        r",\s{0,3}(?:[A-Z]{2}\b|" + _STATE_NAMES + r")|\b(?:lives|lived|living|resides|location|addresses)\b", re.I
+    ),
+    ExposureKind.RELATIVE: re.compile(r"\b(?:related|relatives?|family|associated with|associated people)\b", re.I),
+    ExposureKind.ALIAS: re.compile(
+        r"\b(?:known as|aka|a\.k\.a|alias(?:es)?|also seen|associated names|other names|name variations)\b", re.I
+    ),
+}
+
+
+def cues(text: str, wanted: frozenset[ExposureKind]) -> frozenset[ExposureKind]:
+    """The kinds among `wanted` whose hints appear in the text: the only ones worth reading for."""
+    return frozenset(k for k in wanted if k in _CUES and _CUES[k].search(text))
+
+
 def label_kind(text: str) -> tuple[str, str] | None:
     """(kind, rest) when the text starts with a known label ("Related to: Ann" -> ("relatives", "Ann"))."""
     m = _LABEL_RE.match(text)
@@ -164,8 +184,18 @@ def _text(el: Any) -> str:
 
 
 def _starts_with_label(el: Any) -> bool:
-    hit = label_kind(_text(el))
-    return hit is not None
+    """Whether the element's text starts with a label; only its first words are read (a long list's element
+    would otherwise be joined whole for every sibling looked at)."""
+    if not isinstance(el.tag, str):
+        return False
+    head: list[str] = []
+    size = 0
+    for piece in el.itertext():
+        head.append(piece)
+        size += len(piece)
+        if size > 80:
+            break
+    return label_kind(" ".join(" ".join(head).split())) is not None
 
 
 @dataclass
@@ -231,42 +261,57 @@ def _after_label_only(node: Any, stop: Any, used: list[Any]) -> list[str]:
     return []
 
 
-def _runs(listing: Any) -> Iterator[tuple[_Run, list[Any]]]:
-    """Every labelled run in the listing, with the elements it used (so their text is not read twice)."""
+@lru_cache(maxsize=32)
+def _labels_of(kinds: frozenset[str]) -> re.Pattern[str]:
+    """A regex for the labels of these kinds only: on a page of 300 cards, following every label's values
+    (those of kinds nobody asked for included) was most of the analysis time."""
+    labels = sorted((lb for k in kinds for lb in _LABELS[k]), key=len, reverse=True)
+    return re.compile(r"^\s*(" + "|".join(re.escape(lb) for lb in labels) + r")(?![a-z])", re.I)
+
+
+def _runs(listing: Any, kinds: frozenset[str]) -> Iterator[tuple[_Run, list[Any]]]:
+    """Every labelled run of these kinds in the listing, with the elements it used (so their text is not
+    read twice)."""
+    wanted = _labels_of(kinds)
     for el in listing.iter():
         if not isinstance(el.tag, str):
             continue
         for is_tail in (False, True):
             raw = el.tail if is_tail else el.text
-            if not raw or not raw.strip() or (is_tail and el is listing):
+            if not raw or (is_tail and el is listing) or not wanted.match(raw):
                 continue
             hit = label_kind(raw)
-            if hit is None:
+            if hit is None or hit[0] not in kinds:
                 continue
-            kind, rest = hit
-            label = raw[: len(raw) - len(rest)].strip()
-            run = _Run(kind, label, [_norm(rest)] if rest.strip() else [])
-            used: list[Any] = [el]
-            if is_tail:
-                # "<br>Related to: Ann, Bob<br>": the tail's own text, then inline siblings up to a break
-                for s in el.itersiblings():
-                    if not isinstance(s.tag, str) or s.tag == "br" or s.tag not in _INLINE or _starts_with_label(s):
-                        break
-                    run.pieces.extend(_pieces_of(s))
-                    run.pieces.append(_norm(s.tail))
-                    used.append(s)
-            else:
-                for c in el:
-                    if not isinstance(c.tag, str):
-                        continue
-                    if _starts_with_label(c):
-                        break
-                    run.pieces.extend(_pieces_of(c))
-                    run.pieces.append(_norm(c.tail))
-                if not any(run.pieces):
-                    run.pieces = _after_label_only(el, listing, used)
-            run.pieces = [p for p in run.pieces if p]
-            yield run, used
+            yield _run_at(el, is_tail, raw, hit, listing)
+
+
+def _run_at(el: Any, is_tail: bool, raw: str, hit: tuple[str, str], listing: Any) -> tuple[_Run, list[Any]]:
+    """The run that starts with the label `hit` in the text or tail of `el`."""
+    kind, rest = hit
+    label = raw[: len(raw) - len(rest)].strip()
+    run = _Run(kind, label, [_norm(rest)] if rest.strip() else [])
+    used: list[Any] = [el]
+    if is_tail:
+        # "<br>Related to: Ann, Bob<br>": the tail's own text, then inline siblings up to a break
+        for s in el.itersiblings():
+            if not isinstance(s.tag, str) or s.tag == "br" or s.tag not in _INLINE or _starts_with_label(s):
+                break
+            run.pieces.extend(_pieces_of(s))
+            run.pieces.append(_norm(s.tail))
+            used.append(s)
+    else:
+        for c in el:
+            if not isinstance(c.tag, str):
+                continue
+            if _starts_with_label(c):
+                break
+            run.pieces.extend(_pieces_of(c))
+            run.pieces.append(_norm(c.tail))
+        if not any(run.pieces):
+            run.pieces = _after_label_only(el, listing, used)
+    run.pieces = [p for p in run.pieces if p]
+    return run, used
 
 
 def _names(run: _Run) -> list[str]:
@@ -323,7 +368,11 @@ def read_text(listing: Any, wanted: frozenset[ExposureKind]) -> dict[ExposureKin
         if len(values) < MAX_VALUES and all(v.value != value for v in values):
             values.append(Evidence(value[:300], snippet[:300]))
 
-    for run, used in _runs(listing):
+    places = ExposureKind.AGE in wanted or ExposureKind.LOCATION in wanted
+    kinds = {"relatives", "aliases", "current_place", "past_places", "age", "stop"} if places else set()
+    kinds |= {"relatives"} if ExposureKind.RELATIVE in wanted else set()
+    kinds |= {"aliases"} if ExposureKind.ALIAS in wanted else set()
+    for run, used in _runs(listing, frozenset(kinds)):
         joined = " | ".join(run.pieces)
         if run.kind != "age":  # "Age 47 • Springfield, IL": the place after the age is read below
             used_els.update(used)
@@ -343,7 +392,7 @@ def read_text(listing: Any, wanted: frozenset[ExposureKind]) -> dict[ExposureKin
                 add(ExposureKind.AGE, f"Age {m.group(0)}", run.snippet)
 
     # unlabelled facts: "Age 47 • Springfield, IL" in one element, or a bare "Springfield, IL" line
-    for chunk in _unlabelled_chunks(listing, used_els):
+    for chunk in _unlabelled_chunks(listing, used_els) if places else ():
         if ExposureKind.AGE in wanted and ExposureKind.AGE not in out:
             age = age_in(chunk)
             if age:

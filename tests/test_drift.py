@@ -212,3 +212,61 @@ def test_address_search_keys_the_street_line_with_its_unit(tmp_path: Path, profi
 def test_age_and_place_in_other_wordings(tmp_path: Path, profile: Profile, inner: str) -> None:
     result, _ = scan_site(tmp_path, profile, {"/name/jane-testwood": Canned(page(card("Jane Testwood", inner)))})
     assert result.status is Status.FOUND, (result.reason, result.detail, [v.reasons for v in result.verdicts])
+
+
+MERGE_RULE = """
+id = "merge"
+name = "Merge Site"
+domain = "{host}"
+delay = 0.0
+[[searches]]
+kind = "name"
+url = "{base}/name/{{first|lower|slug}}-{{last|lower|slug}}"
+[[pages.no_results]]
+selector = "#no-results"
+[extract]
+listing = "div.card"
+link = "a.profile@href"
+expect = ["age"]
+[extract.fields]
+name = "h2.name"
+age = "span.age"
+location = "span.location"
+[extract.embedded]
+script = "script[type='application/ld+json']"
+listings = "@"
+fields = {{ name = "name", addresses = "address" }}
+link = "url"
+[opt_out]
+url = "{base}/optout"
+"""
+
+
+def test_a_card_and_its_json_record_with_one_url_are_one_listing(tmp_path: Path, profile: Profile) -> None:
+    # the card shows the age and the city, the JSON-LD record of the same person her street: one listing
+    import json as _json
+
+    ld = _json.dumps(
+        [
+            {
+                "@type": "Person",
+                "name": "Jane Testwood",
+                "url": "/p/jt-1",
+                "address": "412 N Walnut St Apt 3, Springfield, IL 62702",
+            }
+        ]
+    )
+    body = (
+        '<div class="card"><h2 class="name">Jane Testwood</h2><span class="age">Age 47</span>'
+        '<span class="location">Springfield, IL</span><a class="profile" href="/p/jt-1">View</a></div>'
+        f'<script type="application/ld+json">{ld}</script>'
+    )
+    with LocalServer({"/name/jane-testwood": Canned(page(body))}, fallback=Canned(page(NO_RESULTS))) as server:
+        path = tmp_path / "merge.toml"
+        path.write_text(textwrap.dedent(MERGE_RULE.format(host=server.base.removeprefix("http://"), base=server.base)))
+        result = run_scan(profile, [load_rule(path)]).sites[0]
+    assert len(result.verdicts) == 1, [v.listing.url for v in result.verdicts]
+    [v] = result.verdicts
+    kinds = {e.kind for e in v.exposed if e.matches_profile}
+    assert {ExposureKind.ADDRESS, ExposureKind.AGE, ExposureKind.LOCATION} <= kinds
+    assert v.is_user

@@ -288,9 +288,15 @@ def _png_pixels(browser: object, png: bytes, points: list[tuple[int, int]], tmp:
 
 
 def test_evidence_pages_screenshots_zip_and_verify(tmp_path: Path) -> None:
+    import gzip
+
     from browser import chromium
 
     with World(tmp_path) as w:
+        # the listing's page comes gzip'd: the evidence keeps the page, not the compressed transfer
+        w.cards.routes["/person/jane-1"] = Canned(
+            gzip.compress(DETAIL_TRAPS.encode()), headers={"Content-Encoding": "gzip"}
+        )
         report = w.scan(code=1)
         paths_after_scan = list(w.cards.paths)
         assert not any(p in ("/tracker.png", "/beacon") for p in paths_after_scan)  # the screenshot fetched nothing
