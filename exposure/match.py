@@ -280,7 +280,8 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
     place_hit = next((p for p in places if _place_in_profile(p[0], p[1], profile)), None)
     if place_hit is None and city_hits:
         place_hit = sorted(city_hits)[0]
-    place_contradicts = bool(places) and place_hit is None
+    # a place list the page cut short may hide the user's place: what it shows contradicts nothing
+    place_contradicts = bool(places) and place_hit is None and ExposureKind.LOCATION not in listing.cut
 
     # -- age
     age_hit: int | None = None

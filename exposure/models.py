@@ -134,6 +134,9 @@ class Listing:
     # why the listing could not be read in full (its detail page was a block page, ...): such a listing is
     # never ruled out, only confirmed
     unread: str = ""
+    # kinds whose list the page cut short ("Used to live in Evanston IL, Chicago IL, Peori..."): what is not
+    # shown may be the user's, so what is shown of them never contradicts the profile
+    cut: frozenset[ExposureKind] = frozenset()
 
 
 @dataclass(frozen=True)

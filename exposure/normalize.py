@@ -342,7 +342,8 @@ def find_addresses(text: str, houses: frozenset[str] | None = None) -> list[tupl
     return out
 
 
-_TAIL_RE = re.compile(r",?\s+([A-Za-z .'-]{2,30}),\s*([A-Z]{2})(?:\s+(\d{5})(?:-\d{4})?)?$")
+# ", Springfield, IL 62702" and ", Springfield IL 62702" (sites drop the comma before the state)
+_TAIL_RE = re.compile(r",\s{0,3}([A-Za-z .'-]{2,30}?),?\s{1,3}([A-Z]{2})(?:\s{1,3}(\d{5})(?:-\d{4})?)?$")
 
 
 @lru_cache(maxsize=16384)

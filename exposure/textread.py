@@ -21,7 +21,7 @@ from typing import Any
 from lxml import etree
 
 from .models import Evidence, ExposureKind
-from .normalize import state_abbr
+from .normalize import is_truncated, state_abbr
 
 # Labels as people-search cards write them (lower case, without the colon), per kind of value that follows.
 _LABELS: dict[str, tuple[str, ...]] = {
@@ -153,13 +153,22 @@ MAX_VALUES = 40  # per kind and listing: a card lists a handful
 _CUES: dict[ExposureKind, re.Pattern[str]] = {
     ExposureKind.AGE: re.compile(r"\bage[ds]?\b|years?\s{0,3}old|\byrs?\b|y/o|\(\d{2}\)|,\s{0,3}\d{2,3}\b", re.I),
     ExposureKind.LOCATION: re.compile(
-        r",\s{0,3}(?:[A-Z]{2}\b|" + _STATE_NAMES + r")|\b(?:lives|lived|living|resides|location|addresses)\b", re.I
+        r",\s{0,3}(?:[A-Z]{2}\b|" + _STATE_NAMES + r")|\s[A-Z]{2}\b|"
+        r"\b(?:lives?|lived|living|resides?|resided|location|locations|address|addresses|cities)\b",
+        re.I,
     ),
     ExposureKind.RELATIVE: re.compile(r"\b(?:related|relatives?|family|associated with|associated people)\b", re.I),
     ExposureKind.ALIAS: re.compile(
         r"\b(?:known as|aka|a\.k\.a|alias(?:es)?|also seen|associated names|other names|name variations)\b", re.I
     ),
 }
+
+
+PAST_PLACES_CUE = re.compile(
+    r"\b(?:used to live|lived in|has lived|past address|previous address|prior address|past locations|"
+    r"previous locations|address history|past cities)",
+    re.I,
+)
 
 
 def cues(text: str, wanted: frozenset[ExposureKind]) -> frozenset[ExposureKind]:
@@ -212,17 +221,19 @@ class _Run:
 
 
 def _pieces_of(el: Any) -> list[str]:
-    """An element's text as separate pieces, one per child element, so that links stay apart."""
+    """An element's text as separate pieces, one per element that holds text, however deep: values are often
+    one element each (links, or `span.nowrap`s inside a wrapper), and joined they would read as one name."""
     if not isinstance(el.tag, str):
         return []
-    children = [c for c in el if isinstance(c.tag, str)]
-    if not children:
-        return [_text(el)]
-    out = [_norm(el.text)]
-    for c in children:
-        out.append(_text(c))
-        out.append(_norm(c.tail))
-    return out
+    out: list[str] = []
+    for event, node in etree.iterwalk(el, events=("start", "end")):
+        if not isinstance(node.tag, str):
+            continue
+        if event == "start":
+            out.append(_norm(node.text))
+        elif node is not el:
+            out.append(_norm(node.tail))
+    return [p for p in out if p]
 
 
 def _after_label_only(node: Any, stop: Any, used: list[Any]) -> list[str]:
@@ -335,6 +346,51 @@ def plausible_name(text: str) -> bool:
     return all(_NAME_WORD.match(w) and w.lower().strip(".") not in _UI_WORDS for w in words)
 
 
+_PLACE_NO_COMMA = re.compile(
+    r"^([A-Za-z][A-Za-z.'\-]*(?: [A-Za-z][A-Za-z.'\-]*){0,4}) ([A-Z]{2})(?: \d{5}(?:-\d{4})?)?$"
+)
+
+
+_CITY = re.compile(r"^[A-Za-z][A-Za-z.'\-]*(?: [A-Za-z][A-Za-z.'\-]*){0,4}$")
+
+
+def run_places(pieces: list[str]) -> list[str]:
+    """The places of a labelled place list ("Used to live in ..."), written "City, ST", "City, State" or
+    "City ST" without the comma, often mixed in one list ("Springfield, IL, Lubbock TX, Edmond OK"): a list
+    under such a label holds only places, so each comma-separated part is a city, a state, or both."""
+    # one element per place, but the pieces of one place may come apart ("Chicago", ",", "IL" in three
+    # spans): a piece that is only a comma joins its neighbours back
+    joined = re.sub(r"\s{0,3}\|\s{0,3},\s{0,3}(?:\|\s{0,3})?", ", ", " | ".join(pieces)[:2000])
+    out: list[str] = []
+    for chunk in re.split(r"\s{0,3}[;|•·\u2022]\s{0,3}", joined):
+        out.extend(_chunk_places(chunk))
+    return out
+
+
+def _chunk_places(chunk: str) -> list[str]:
+    parts = [p.strip() for p in chunk.split(",")]
+    out = []
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        nxt = parts[i + 1].split() if i + 1 < len(parts) else []
+        m = _PLACE_NO_COMMA.match(part)
+        if m and state_abbr(m.group(2)) and not label_kind(m.group(1)):
+            out.append(f"{m.group(1)}, {m.group(2)}")
+        elif _CITY.match(part) and nxt and not is_truncated(parts[i + 1]):
+            state = parts[i + 1] if state_abbr(parts[i + 1]) else (nxt[0] if state_abbr(nxt[0]) else "")
+            if state and not label_kind(part):
+                out.append(f"{part}, {state}")
+                i += 1
+        i += 1
+    return out
+
+
+def cut_short(pieces: list[str]) -> bool:
+    """Whether a list's text ends cut short ("Peori...", "…"): what is missing may be exactly the user's."""
+    return bool(pieces) and is_truncated(" ".join(pieces))
+
+
 def places_in(text: str) -> list[str]:
     """Every "City, ST" or "City, State" in the text, as written."""
     out = []
@@ -354,8 +410,16 @@ def age_in(text: str) -> str | None:
     return None
 
 
-def read_text(listing: Any, wanted: frozenset[ExposureKind]) -> dict[ExposureKind, list[Evidence]]:
-    """The facts a listing's text shows, for the kinds in `wanted` (those its selectors did not find)."""
+def read_text(
+    listing: Any, wanted: frozenset[ExposureKind], more_places: bool = False, cut: set[ExposureKind] | None = None
+) -> dict[ExposureKind, list[Evidence]]:
+    """The facts a listing's text shows, for the kinds in `wanted` (those its selectors did not find).
+
+    `more_places`: the rule's selector read a place, but the card also lists places under a label ("Past
+    Addresses", "Used to live in"): read those too. A card whose current city is read and whose past cities
+    are not would contradict a user whose profile holds one of the past ones, and be called a namesake.
+    `cut` (when given) receives the kinds whose list was cut short on the page."""
+    cut = cut if cut is not None else set()
     out: dict[ExposureKind, list[Evidence]] = {}
     # the elements themselves, not id()s: lxml makes element proxies on the fly, and the id of a proxy
     # that was let go is reused by the next one
@@ -370,10 +434,15 @@ def read_text(listing: Any, wanted: frozenset[ExposureKind]) -> dict[ExposureKin
 
     places = ExposureKind.AGE in wanted or ExposureKind.LOCATION in wanted
     kinds = {"relatives", "aliases", "current_place", "past_places", "age", "stop"} if places else set()
+    if more_places and not places:
+        kinds |= {"past_places", "current_place", "relatives", "aliases", "stop"}
     kinds |= {"relatives"} if ExposureKind.RELATIVE in wanted else set()
     kinds |= {"aliases"} if ExposureKind.ALIAS in wanted else set()
     for run, used in _runs(listing, frozenset(kinds)):
         joined = " | ".join(run.pieces)
+        if run.kind in ("current_place", "past_places") and cut_short(run.pieces):
+            out.setdefault(ExposureKind.LOCATION, [])
+            cut.add(ExposureKind.LOCATION)
         if run.kind != "age":  # "Age 47 • Springfield, IL": the place after the age is read below
             used_els.update(used)
         if run.kind == "relatives" and ExposureKind.RELATIVE in wanted:
@@ -384,7 +453,7 @@ def read_text(listing: Any, wanted: frozenset[ExposureKind]) -> dict[ExposureKin
                 add(ExposureKind.ALIAS, name, run.snippet)
         elif run.kind in ("current_place", "past_places"):
             target = current if run.kind == "current_place" else past
-            for place in places_in(joined):
+            for place in run_places(run.pieces):
                 target.append(Evidence(place, run.snippet))
         elif run.kind == "age" and ExposureKind.AGE in wanted:
             m = re.search(r"\d{1,3}", joined[:20])
@@ -405,7 +474,7 @@ def read_text(listing: Any, wanted: frozenset[ExposureKind]) -> dict[ExposureKin
             segment = _AGE_ANY.sub("", segment).strip(" ,")
             if _PLACE_FULL_RE.match(segment) and places_in(segment):
                 current.append(Evidence(segment.strip(), chunk))
-    if ExposureKind.LOCATION in wanted:
+    if ExposureKind.LOCATION in wanted or more_places:
         for ev in (*current, *past):
             add(ExposureKind.LOCATION, ev.value, ev.snippet)
     return out
