@@ -553,7 +553,7 @@ class Meter:
 
         self.me = psutil.Process()
         self.exclude = exclude
-        self.peak_rss = 0
+        self.peak_rss = 0  # of the whole tree, as PSS (see _sample)
         self._seen: dict[int, Any] = {}  # pid -> last cpu_times of each worker seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -572,13 +572,15 @@ class Meter:
             total = 0
             for p in [self.me, *self._processes()]:
                 try:
-                    total += p.memory_info().rss
+                    # PSS: pages shared between the forkserver and the workers it forked counted once, not
+                    # once per process as RSS would
+                    total += p.memory_full_info().pss
                     if p.pid != self.me.pid:
                         self._seen[p.pid] = p.cpu_times()
                 except psutil.Error:
                     continue
             self.peak_rss = max(self.peak_rss, total)
-            self._stop.wait(0.05)
+            self._stop.wait(0.2)
 
     def __enter__(self) -> Meter:
         self._thread.start()
@@ -701,7 +703,7 @@ def run_once(profile: Profile, rules: list[Rule], specs: list[SiteSpec], control
 def print_table(runs: list[RunResult], min_ms: float, max_ms: float) -> None:
     print(f"\nserver latency {min_ms:g}-{max_ms:g} ms, per-site delay and concurrency from the rules")
     head = (f"{'sites':>5} {'conc':>4} {'requests':>8} {'wall s':>7} {'least s':>7} {'wall/least':>10} {'req/s':>6} "
-            f"{'loop ms/req':>11} {'client ms/req':>13} {'lag p99 ms':>10} {'peak RSS MB':>11} {'found/not/cnc':>14} "
+            f"{'loop ms/req':>11} {'client ms/req':>13} {'lag p99 ms':>10} {'peak PSS MB':>11} {'found/not/cnc':>14} "
             f"{'correct':>7}")
     print(head)
     print("-" * len(head))

@@ -49,6 +49,14 @@ class DetailReading:
     verdict: Verdict
 
 
+def _lean(verdict: Verdict) -> Verdict:
+    """A stranger's listing without its full text: nothing reads it again, and it is the bulk of what a worker
+    process sends back (and of the report's data about people who are not the user)."""
+    if verdict.is_user or verdict.namesake or verdict.unconfirmed or verdict.identifier_exposed:
+        return verdict
+    return replace(verdict, listing=replace(verdict.listing, text=""))
+
+
 def _worth_a_detail_visit(listing: Listing, profile: Profile) -> bool:
     """Only listings that carry one of the user's names are worth a second request: others are strangers."""
     names = listing.values.get(ExposureKind.NAME, ())
@@ -82,7 +90,7 @@ class Analyzer:
         listings = [replace(listing, found_by=(found_by,)) for listing in extraction.listings]
         return ResultsReading(
             classification=classification,
-            verdicts=tuple(judge(listing, self.profile, self.today) for listing in listings),
+            verdicts=tuple(_lean(judge(listing, self.profile, self.today)) for listing in listings),
             detail_links=tuple(extraction.detail_links),
             worth_detail=tuple(_worth_a_detail_visit(listing, self.profile) for listing in listings),
             next_page=extraction.next_page if classification.outcome is Outcome.RESULTS else None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
@@ -22,7 +22,7 @@ from . import __version__
 from .analyze import Analyzer, DetailReading, ResultsReading
 from .extract import MAX_LISTINGS
 from .fetch import NO_NETWORK, OFFLINE_AFTER, Fetcher, FetchSettings, SiteCookies, SiteGate
-from .findings import listing_key
+from .findings import listing_identity
 from .models import (
     ANSWERED,
     ByHand,
@@ -79,14 +79,14 @@ class _SiteState:
 
     rule: Rule
     records: list[QueryRecord] = field(default_factory=list)
-    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    verdicts: dict[Hashable, Verdict] = field(default_factory=dict)
     detail_links: set[str] = field(default_factory=set)  # detail pages opened (or being opened)
 
     def add(self, verdict: Verdict) -> None:
         """Keep one verdict per listing. A listing with a page of its own is keyed by that URL; one without
         (a table row) by everything it shows, so the same row found by name and by phone counts once. The
         listing remembers every search that found it."""
-        key = listing_key(verdict.listing)
+        key = listing_identity(verdict.listing)
         old = self.verdicts.get(key)
         best = verdict if old is None or _rank(verdict) > _rank(old) else old
         if old is not None:

@@ -8,8 +8,9 @@ one whose analysis fails, is a status for that page ("could not check"), never a
 Two backends, one interface:
 - worker processes (`processes=True`), for scans big enough to keep more than one core busy: the profile and
   the rules are sent once per worker, pages go in as bytes (still compressed: decoding is analysis work too)
-  and verdicts come back as plain values. A worker past a page's budget is killed and replaced, so even a
-  runaway page cannot hold a core (pebble's ProcessPool);
+  and verdicts come back as plain values. The pipes are read by the event loop itself (no helper threads in
+  the scanning process to compete with it for the interpreter). A worker past a page's budget is killed and
+  replaced, so even a runaway page cannot hold a core;
 - daemon threads, for small scans and tests, where starting processes would cost more than it saves. The
   regexes that run on page text are linear (normalize.py, textread.py) and rule regexes run in the `regex`
   engine with a time limit and without the interpreter lock, so a thread never starves the loop.
@@ -22,16 +23,13 @@ import multiprocessing
 import os
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from datetime import date
 from typing import Any, TypeVar
 
 from .analyze import Analyzer, DetailReading, ResultsReading
 from .classify import RuleRuntimeError
 from .models import Classification, Listing, Outcome, Page
-from .profile import Profile
-from .rules import Rule
 
 T = TypeVar("T")
 ANALYSIS_BUDGET = 15.0  # seconds one page may take to read; a 5 MiB page takes well under one
@@ -69,23 +67,25 @@ class DaemonThreadExecutor(Executor):
             self._jobs.put(None)
 
 
-# The analyzer of a worker process, built once from what the pool's initializer was given.
-_WORKER: Analyzer | None = None
+def _worker_main(conn: Any) -> None:
+    """A worker process: an Analyzer built from the first message, then one page in, one reading out."""
+    import pickle
 
-
-def _init_worker(profile: Profile, rules: Mapping[str, Rule], today: date | None, max_body: int) -> None:
-    global _WORKER
-    _WORKER = Analyzer(profile, dict(rules), today, max_body)
-
-
-def _results_task(page: Page, rule_id: str, found_by: str) -> ResultsReading:
-    assert _WORKER is not None
-    return _WORKER.results(page, rule_id, found_by)
-
-
-def _detail_task(page: Page, rule_id: str, listing: Listing) -> DetailReading:
-    assert _WORKER is not None
-    return _WORKER.detail(page, rule_id, listing)
+    profile, rules, today, max_body = pickle.loads(conn.recv_bytes())
+    analyzer = Analyzer(profile, dict(rules), today, max_body)
+    while True:
+        try:
+            kind, args = pickle.loads(conn.recv_bytes())
+        except EOFError:
+            return
+        try:
+            fn = analyzer.results if kind == "results" else analyzer.detail
+            reply: tuple[str, Any] = ("ok", fn(*args))
+        except RuleRuntimeError as exc:
+            reply = ("rule", str(exc))
+        except Exception as exc:  # the page's failure, reported back; the worker goes on
+            reply = ("error", f"{type(exc).__name__}: {exc}"[:300])
+        conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _context() -> Any:
@@ -94,6 +94,102 @@ def _context() -> Any:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["exposure.workers"])
     return ctx
+
+
+class _Worker:
+    """One analysis process and the pipe to it, read from the event loop itself: no helper threads in the
+    scanning process compete with the loop for the interpreter."""
+
+    def __init__(self, ctx: Any, setup: bytes) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn.send_bytes(setup)
+        self._reply: asyncio.Future[bytes] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.conn.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data = self.conn.recv_bytes()
+        except (EOFError, OSError):
+            self._loop.remove_reader(self.conn.fileno())
+            if self._reply is not None and not self._reply.done():
+                self._reply.set_exception(EOFError("the analysis process ended"))
+            return
+        if self._reply is not None and not self._reply.done():
+            self._reply.set_result(data)
+
+    async def run(self, message: bytes) -> bytes:
+        self._reply = self._loop.create_future()
+        self.conn.send_bytes(message)
+        return await self._reply
+
+    def kill(self) -> None:
+        try:
+            self._loop.remove_reader(self.conn.fileno())
+        except (ValueError, OSError):
+            pass
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(1)
+        self.conn.close()
+
+
+class _ProcessPool:
+    """Worker processes fed from the event loop; a worker past its page's budget is killed and replaced."""
+
+    def __init__(self, analyzer: Analyzer, workers: int) -> None:
+        import pickle
+
+        self._ctx = _context()
+        a = analyzer
+        self._setup = pickle.dumps((a.profile, a.rules, a.today, a.max_body), protocol=pickle.HIGHEST_PROTOCOL)
+        self._size = workers
+        self._idle: asyncio.Queue[_Worker] | None = None
+        self._all: list[_Worker] = []
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(self._ctx, self._setup)
+        self._all.append(worker)
+        return worker
+
+    async def run(self, kind: str, args: tuple[Any, ...], budget: float) -> Any:
+        import pickle
+
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            for _ in range(self._size):
+                self._idle.put_nowait(self._spawn())
+        worker = await self._idle.get()
+        healthy = False
+        try:
+            async with asyncio.timeout(budget):  # no task of its own, unlike wait_for
+                data = await worker.run(pickle.dumps((kind, args), protocol=pickle.HIGHEST_PROTOCOL))
+            healthy = True
+        finally:
+            if healthy:
+                self._idle.put_nowait(worker)
+            else:  # past its budget, cancelled, or dead: a new process takes its place
+                worker.kill()
+                self._all.remove(worker)
+                self._idle.put_nowait(self._spawn())
+        status, value = pickle.loads(data)
+        if status == "rule":
+            raise RuleRuntimeError(value)
+        if status == "error":
+            raise _PageError(value)
+        return value
+
+    def close(self) -> None:
+        for worker in self._all:
+            worker.kill()
+        self._all.clear()
+
+
+class _PageError(Exception):
+    """A page broke the reader in a worker process."""
 
 
 class AnalysisPool:
@@ -106,29 +202,15 @@ class AnalysisPool:
         self.budget = budget
         self.processes = processes
         self._executor: DaemonThreadExecutor | None = None
-        self._pool: Any = None
-        if processes:
-            import pebble
-
-            a = analyzer
-            self._pool = pebble.ProcessPool(
-                max_workers=workers,
-                initializer=_init_worker,
-                initargs=(a.profile, a.rules, a.today, a.max_body),
-                context=_context(),
-            )
-        else:
+        self._pool: _ProcessPool | None = _ProcessPool(analyzer, workers) if processes else None
+        if not processes:
             self._executor = DaemonThreadExecutor(workers)
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T | Classification:
+    async def _run(self, kind: str, fn: Callable[..., T], *args: Any) -> T | Classification:
         try:
             if self._pool is not None:
-                future = self._pool.schedule(fn, args=args, timeout=self.budget)
-                try:
-                    return await asyncio.wrap_future(future)
-                except asyncio.CancelledError:
-                    future.cancel()  # a cancelled site: its page's worker is stopped too
-                    raise
+                result: T = await self._pool.run(kind, args, self.budget)
+                return result
             assert self._executor is not None
             task = asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(*args))
             return await asyncio.wait_for(task, self.budget)
@@ -136,19 +218,19 @@ class AnalysisPool:
             return Classification(Outcome.ERROR, f"reading the page took longer than {self.budget:g} s: not read")
         except RuleRuntimeError as exc:
             return Classification(Outcome.ERROR, str(exc))
+        except _PageError as exc:
+            return Classification(Outcome.ERROR, f"the page could not be read ({exc})")
         except Exception as exc:  # a page that breaks the reader is that page's failure, never the scan's
             return Classification(Outcome.ERROR, f"the page could not be read ({type(exc).__name__}: {exc})"[:300])
 
     async def results(self, page: Page, rule_id: str, found_by: str) -> ResultsReading:
-        fn = _results_task if self._pool is not None else self.analyzer.results
-        out = await self._run(fn, page, rule_id, found_by)
+        out = await self._run("results", self.analyzer.results, page, rule_id, found_by)
         if isinstance(out, Classification):
             return ResultsReading(Classification(out.outcome, f"rule {rule_id}: {out.detail}"))
         return out
 
     async def detail(self, page: Page, rule_id: str, listing: Listing) -> DetailReading | Classification:
-        fn = _detail_task if self._pool is not None else self.analyzer.detail
-        out = await self._run(fn, page, rule_id, listing)
+        out = await self._run("detail", self.analyzer.detail, page, rule_id, listing)
         if isinstance(out, Classification):
             return Classification(out.outcome, f"rule {rule_id}: {out.detail}")
         return out
@@ -157,8 +239,7 @@ class AnalysisPool:
         if self._executor is not None:
             self._executor.shutdown(wait=False)
         if self._pool is not None:
-            self._pool.stop()  # workers still reading are terminated: the scan is over
-            self._pool.join(timeout=2)
+            self._pool.close()
 
 
 def default_workers() -> int:
