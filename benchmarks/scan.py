@@ -31,14 +31,15 @@ import gzip
 import io
 import json
 import multiprocessing
+import os
 import pstats
 import random
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from multiprocessing.connection import Connection
@@ -48,7 +49,6 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing the package
 
-from exposure import pipeline  # noqa: E402
 from exposure.fetch import FetchSettings  # noqa: E402
 from exposure.models import ScanResult, Status  # noqa: E402
 from exposure.pipeline import ScanOptions, scan  # noqa: E402
@@ -544,59 +544,90 @@ def least_time(requests: int, delay: float, concurrency: int, latency: float) ->
 T = TypeVar("T")
 
 
-class AnalysisClock:
-    """CPU time spent reading pages and matching listings, by wrapping the names the pipeline calls.
+class Meter:
+    """CPU and memory of the scanning process and of its workers (the analysis processes and the forkserver
+    they come from), sampled while the scan runs; the simulated web's process is left out."""
 
-    Wraps exposure.pipeline's own references (read_page, judge, merge_detail, Document, name_match), so
-    exposure/ is not touched and the calls do not nest. thread_time: only this thread's CPU counts.
-    """
+    def __init__(self, exclude: set[int]) -> None:
+        import psutil
 
-    NAMES = ("read_page", "judge", "merge_detail", "Document", "name_match")
+        self.me = psutil.Process()
+        self.exclude = exclude
+        self.peak_rss = 0  # of the whole tree, as PSS (see _sample)
+        self._seen: dict[int, Any] = {}  # pid -> last cpu_times of each worker seen
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
 
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.calls: Counter[str] = Counter()
-        self._saved: dict[str, Any] = {}
+    def _processes(self) -> list[Any]:
+        try:
+            kids = [p for p in self.me.children(recursive=True) if p.pid not in self.exclude]
+        except Exception:
+            kids = []
+        return kids
 
-    def _wrap(self, name: str, fn: Callable[..., T]) -> Callable[..., T]:
-        def timed(*args: Any, **kwargs: Any) -> T:
-            t0 = time.thread_time()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.seconds[name] = self.seconds.get(name, 0.0) + time.thread_time() - t0
-                self.calls[name] += 1
+    def _sample(self) -> None:
+        import psutil
 
-        return timed
+        while not self._stop.is_set():
+            total = 0
+            for p in [self.me, *self._processes()]:
+                try:
+                    # PSS: pages shared between the forkserver and the workers it forked counted once, not
+                    # once per process as RSS would
+                    total += p.memory_full_info().pss
+                    if p.pid != self.me.pid:
+                        self._seen[p.pid] = p.cpu_times()
+                except psutil.Error:
+                    continue
+            self.peak_rss = max(self.peak_rss, total)
+            self._stop.wait(0.2)
 
-    def __enter__(self) -> AnalysisClock:
-        for name in self.NAMES:
-            if not hasattr(pipeline, name):  # the pipeline changed shape: time what is still there
-                continue
-            self._saved[name] = getattr(pipeline, name)
-            setattr(pipeline, name, self._wrap(name, self._saved[name]))
+    def __enter__(self) -> Meter:
+        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for name, fn in self._saved.items():
-            setattr(pipeline, name, fn)
+        self._stop.set()
+        self._thread.join(2)
 
-    @property
-    def total(self) -> float:
-        return sum(self.seconds.values())
+    def worker_cpu(self) -> float:
+        """CPU seconds of every worker process seen during the scan (from their last sample)."""
+        return sum(t.user + t.system for t in self._seen.values())
+
+
+class LoopLag:
+    """How late the event loop wakes a task that sleeps 10 ms: the share of time the loop was blocked."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            t0 = loop.time()
+            await asyncio.sleep(0.01)
+            self.lags.append(max(0.0, loop.time() - t0 - 0.01))
+
+    def p99_ms(self) -> float:
+        if not self.lags:
+            return 0.0
+        ordered = sorted(self.lags)
+        return 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
 @dataclass
 class RunResult:
+    sites: int
     concurrency: int
     wall: float
     least: float
     slowest_site: str
     requests: int
     server_requests: int
-    cpu: float
-    analysis: float
-    analysis_parts: dict[str, float]
+    cpu: float  # the scanning process itself: the event loop and the HTTP client
+    worker_cpu: float  # the analysis processes
+    lag_p99_ms: float
+    peak_rss_mb: float
     site_status: dict[str, int]
     outcomes: dict[str, int]
     http_status: dict[str, int]
@@ -616,16 +647,22 @@ def _http(url: str, method: str = "GET") -> bytes:
 
 
 def run_once(profile: Profile, rules: list[Rule], specs: list[SiteSpec], control: str, concurrency: int,
-             today: date, latency: float, profiler: cProfile.Profile | None) -> RunResult:
+             today: date, latency: float, profiler: cProfile.Profile | None, server_pid: int) -> RunResult:
     _http(f"{control}/reset", "POST")
     options = ScanOptions(fetch=FetchSettings(concurrency=concurrency), today=today)
+    lag = LoopLag()
 
     async def timed() -> tuple[ScanResult, float, float]:
+        stop = asyncio.Event()
+        probe = asyncio.create_task(lag.run(stop))
         c0, t0 = time.process_time(), time.perf_counter()
         result = await scan(profile, rules, options)
-        return result, time.perf_counter() - t0, time.process_time() - c0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        stop.set()
+        await probe
+        return result, wall, cpu
 
-    with AnalysisClock() as clock:
+    with Meter(exclude={server_pid}) as meter:
         if profiler is not None:
             profiler.enable()
         result, wall, cpu = asyncio.run(timed())
@@ -644,6 +681,7 @@ def run_once(profile: Profile, rules: list[Rule], specs: list[SiteSpec], control
     wrong = [f"{s.site.id}: {s.status} ({s.reason or ''} {s.detail}), expected {expected[s.site.id]}"
              for s in result.sites if s.status is not expected[s.site.id]]
     return RunResult(
+        sites=len(specs),
         concurrency=concurrency,
         wall=wall,
         least=least,
@@ -651,8 +689,9 @@ def run_once(profile: Profile, rules: list[Rule], specs: list[SiteSpec], control
         requests=int(result.extra.get("requests", "0")),
         server_requests=sum(stats["requests"].values()),
         cpu=cpu,
-        analysis=clock.total,
-        analysis_parts=dict(clock.seconds),
+        worker_cpu=meter.worker_cpu(),
+        lag_p99_ms=lag.p99_ms(),
+        peak_rss_mb=meter.peak_rss / 2**20,
         site_status=dict(Counter(str(s.status) for s in result.sites)),
         outcomes=dict(Counter(str(q.outcome) for s in result.sites for q in s.queries)),
         http_status=stats["statuses"],
@@ -661,45 +700,35 @@ def run_once(profile: Profile, rules: list[Rule], specs: list[SiteSpec], control
     )
 
 
-def print_table(runs: list[RunResult], sites: int, min_ms: float, max_ms: float) -> None:
-    print(f"\n{sites} sites, server latency {min_ms:g}-{max_ms:g} ms, per-site delay and concurrency from the rules")
-    head = (f"{'conc':>5} {'requests':>8} {'wall s':>7} {'least s':>7} {'wall/least':>10} {'req/s':>6} "
-            f"{'CPU s':>6} {'CPU ms/req':>10} {'analysis':>8} {'found/not/cnc':>14} {'correct':>7}")
+def print_table(runs: list[RunResult], min_ms: float, max_ms: float) -> None:
+    print(f"\nserver latency {min_ms:g}-{max_ms:g} ms, per-site delay and concurrency from the rules")
+    head = (f"{'sites':>5} {'conc':>4} {'requests':>8} {'wall s':>7} {'least s':>7} {'wall/least':>10} {'req/s':>6} "
+            f"{'loop ms/req':>11} {'client ms/req':>13} {'lag p99 ms':>10} {'peak PSS MB':>11} {'found/not/cnc':>14} "
+            f"{'correct':>7}")
     print(head)
     print("-" * len(head))
     for r in runs:
         st = r.site_status
         verdicts = f"{st.get('found', 0)}/{st.get('not_found', 0)}/{st.get('could_not_check', 0)}"
-        print(f"{r.concurrency:>5} {r.requests:>8} {r.wall:>7.2f} {r.least:>7.2f} {r.ratio:>10.2f} "
-              f"{r.requests / r.wall:>6.0f} {r.cpu:>6.2f} {1000 * r.cpu / max(r.requests, 1):>10.2f} "
-              f"{r.analysis / r.cpu:>8.0%} {verdicts:>14} {'yes' if not r.wrong else 'NO':>7}")
+        n = max(r.requests, 1)
+        print(f"{r.sites:>5} {r.concurrency:>4} {r.requests:>8} {r.wall:>7.2f} {r.least:>7.2f} {r.ratio:>10.2f} "
+              f"{r.requests / r.wall:>6.0f} {1000 * r.cpu / n:>11.2f} {1000 * (r.cpu + r.worker_cpu) / n:>13.2f} "
+              f"{r.lag_p99_ms:>10.1f} {r.peak_rss_mb:>11.0f} {verdicts:>14} {'yes' if not r.wrong else 'NO':>7}")
     for r in runs:
-        parts = ", ".join(f"{k} {1000 * v / max(r.requests, 1):.2f}" for k, v in sorted(r.analysis_parts.items()))
-        print(f"\nconcurrency {r.concurrency}: slowest site {r.slowest_site}; server saw {r.server_requests} "
-              f"requests, {r.html_mb:.0f} MB of HTML before gzip")
-        print(f"  analysis CPU ms per request: {parts}")
+        print(f"\n{r.sites} sites, concurrency {r.concurrency}: slowest site {r.slowest_site}; server saw "
+              f"{r.server_requests} requests, {r.html_mb:.0f} MB of HTML before gzip; analysis "
+              f"{1000 * r.worker_cpu / max(r.requests, 1):.2f} ms CPU per request in the workers, "
+              f"{r.html_mb / max(r.worker_cpu, 1e-9):.0f} MB/s of HTML per core")
         print(f"  page outcomes: {dict(sorted(r.outcomes.items()))}; "
               f"HTTP statuses: {dict(sorted(r.http_status.items()))}")
         for line in r.wrong[:10]:
             print(f"  WRONG {line}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sites", type=int, default=200)
-    ap.add_argument("--min-ms", type=float, default=50.0, help="least server latency per answer")
-    ap.add_argument("--max-ms", type=float, default=150.0, help="most server latency per answer")
-    ap.add_argument("--concurrency", default="32,64", help="global request limits to try, comma-separated")
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--no-gzip", action="store_true", help="serve pages uncompressed")
-    ap.add_argument("--cprofile", type=int, default=0, metavar="N",
-                    help="profile the scans with cProfile and print the top N functions (timings then inflate)")
-    ap.add_argument("--cprofile-out", type=Path, metavar="FILE", help="also save the raw cProfile stats here")
-    args = ap.parse_args(argv)
-
-    today = date.today()
-    specs = make_specs(args.sites, args.seed)
-    profile = load_profile(PROFILE_PATH)
+def bench(n: int, args: argparse.Namespace, profile: Profile, today: date,
+          profiler: cProfile.Profile | None) -> list[RunResult]:
+    """Start a simulated web of n sites, scan it once per concurrency limit, stop it."""
+    specs = make_specs(n, args.seed)
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     t0 = time.perf_counter()
@@ -711,11 +740,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     server.start()
     try:
-        if not parent.poll(300):
-            raise SystemExit("the simulated web did not start within 300 s")
+        if not parent.poll(600):
+            raise SystemExit("the simulated web did not start within 600 s")
         info = parent.recv()
         control = f"http://127.0.0.1:{info['control']}"
-        print(f"simulated web: {args.sites} sites ready in {time.perf_counter() - t0:.1f} s (server pid {server.pid})")
+        print(f"simulated web: {n} sites ready in {time.perf_counter() - t0:.1f} s (server pid {server.pid})")
         kinds = Counter(s.kind for s in specs)
         print(f"  {dict(kinds)}; layouts {dict(Counter(s.layout for s in specs))}; "
               f"{sum(s.detail for s in specs)} with a detail hop, {sum(s.next_page for s in specs)} with page 2")
@@ -724,28 +753,51 @@ def main(argv: list[str] | None = None) -> int:
             for spec in specs:
                 (folder / f"{spec.site_id}.toml").write_text(rule_toml(spec, info["ports"][spec.index]))
             rules = load_rules([folder])
-        profiler = cProfile.Profile() if args.cprofile or args.cprofile_out else None
         runs = []
         for conc in (int(c) for c in args.concurrency.split(",")):
-            run = run_once(profile, rules, specs, control, conc, today, (args.min_ms + args.max_ms) / 2000, profiler)
+            run = run_once(profile, rules, specs, control, conc, today, (args.min_ms + args.max_ms) / 2000, profiler,
+                           server.pid or 0)
             runs.append(run)
-            print(f"  concurrency {conc}: {run.wall:.2f} s")
-        print_table(runs, args.sites, args.min_ms, args.max_ms)
-        if profiler is not None and args.cprofile_out:
-            profiler.dump_stats(args.cprofile_out)
-        if profiler is not None and args.cprofile:
-            out = io.StringIO()
-            ps = pstats.Stats(profiler, stream=out).strip_dirs()
-            ps.sort_stats("tottime").print_stats(args.cprofile)
-            ps.sort_stats("cumulative").print_stats(args.cprofile)
-            print(out.getvalue())
+            print(f"  {n} sites, concurrency {conc}: {run.wall:.2f} s")
         _http(f"{control}/quit", "POST")
         server.join(10)
-        return 1 if any(r.wrong for r in runs) else 0
+        return runs
     finally:
         if server.is_alive():
             server.terminate()
             server.join(5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sites", default="200,500,1000", help="site counts to run, comma-separated")
+    ap.add_argument("--min-ms", type=float, default=50.0, help="least server latency per answer")
+    ap.add_argument("--max-ms", type=float, default=150.0, help="most server latency per answer")
+    ap.add_argument("--concurrency", default="64", help="global request limits to try, comma-separated")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-gzip", action="store_true", help="serve pages uncompressed")
+    ap.add_argument("--cprofile", type=int, default=0, metavar="N",
+                    help="profile the event loop with cProfile and print the top N functions (timings then inflate)")
+    ap.add_argument("--cprofile-out", type=Path, metavar="FILE", help="also save the raw cProfile stats here")
+    args = ap.parse_args(argv)
+
+    today = date.today()
+    profile = load_profile(PROFILE_PATH)
+    profiler = cProfile.Profile() if args.cprofile or args.cprofile_out else None
+    runs: list[RunResult] = []
+    for n in (int(x) for x in str(args.sites).split(",")):
+        runs += bench(n, args, profile, today, profiler)
+    print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print_table(runs, args.min_ms, args.max_ms)
+    if profiler is not None and args.cprofile_out:
+        profiler.dump_stats(args.cprofile_out)
+    if profiler is not None and args.cprofile:
+        out = io.StringIO()
+        ps = pstats.Stats(profiler, stream=out).strip_dirs()
+        ps.sort_stats("tottime").print_stats(args.cprofile)
+        ps.sort_stats("cumulative").print_stats(args.cprofile)
+        print(out.getvalue())
+    return 1 if any(r.wrong for r in runs) else 0
 
 
 if __name__ == "__main__":

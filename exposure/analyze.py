@@ -14,6 +14,7 @@ from datetime import date
 
 from .classify import classify, classify_detail
 from .extract import Extraction, extract, merge_detail
+from .fetch import decode_page
 from .match import judge, name_match
 from .models import Classification, ExposureKind, Listing, Outcome, Page, Verdict
 from .parse import Document
@@ -48,6 +49,14 @@ class DetailReading:
     verdict: Verdict
 
 
+def _lean(verdict: Verdict) -> Verdict:
+    """A stranger's listing without its full text: nothing reads it again, and it is the bulk of what a worker
+    process sends back (and of the report's data about people who are not the user)."""
+    if verdict.is_user or verdict.namesake or verdict.unconfirmed or verdict.identifier_exposed:
+        return verdict
+    return replace(verdict, listing=replace(verdict.listing, text=""))
+
+
 def _worth_a_detail_visit(listing: Listing, profile: Profile) -> bool:
     """Only listings that carry one of the user's names are worth a second request: others are strangers."""
     names = listing.values.get(ExposureKind.NAME, ())
@@ -59,17 +68,21 @@ def _worth_a_detail_visit(listing: Listing, profile: Profile) -> bool:
 class Analyzer:
     """Reads pages for one scan: the profile and the rules are given once, pages arrive one by one."""
 
-    def __init__(self, profile: Profile, rules: dict[str, Rule], today: date | None = None) -> None:
+    def __init__(
+        self, profile: Profile, rules: dict[str, Rule], today: date | None = None, max_body: int = 5 * 1024 * 1024
+    ) -> None:
         self.profile = profile
         self.rules = rules
         self.today = today
+        self.max_body = max_body  # decoded bytes a page may grow to (the fetcher's own cap)
 
     def results(self, page: Page, rule_id: str, found_by: str) -> ResultsReading:
         """A search's page (first or next): its classification and its listings, judged."""
         rule = self.rules[rule_id]
+        page = decode_page(page, self.max_body)
         if page.failure is not None:
             return ResultsReading(Classification(page.failure, page.detail))
-        doc = Document(page.text, page.final_url)
+        doc = Document(page.text, page.final_url, keep_code=rule.reads_code)
         extraction = extract(doc, page.text, rule, page.final_url)
         classification = classify(page, doc, rule, len(extraction.listings), extraction.drift)
         if classification.outcome not in (Outcome.RESULTS, Outcome.UNRECOGNIZED) or not extraction.listings:
@@ -77,7 +90,7 @@ class Analyzer:
         listings = [replace(listing, found_by=(found_by,)) for listing in extraction.listings]
         return ResultsReading(
             classification=classification,
-            verdicts=tuple(judge(listing, self.profile, self.today) for listing in listings),
+            verdicts=tuple(_lean(judge(listing, self.profile, self.today)) for listing in listings),
             detail_links=tuple(extraction.detail_links),
             worth_detail=tuple(_worth_a_detail_visit(listing, self.profile) for listing in listings),
             next_page=extraction.next_page if classification.outcome is Outcome.RESULTS else None,
@@ -91,7 +104,8 @@ class Analyzer:
         rule = self.rules[rule_id]
         detail = rule.extract.detail
         assert detail is not None
-        doc = Document(page.text, page.final_url) if page.failure is None else None
+        page = decode_page(page, self.max_body)
+        doc = Document(page.text, page.final_url, keep_code=False) if page.failure is None else None
         merged, read = (listing, False)
         if doc is not None:
             merged, read = merge_detail(listing, doc, detail)
@@ -104,6 +118,6 @@ class Analyzer:
 def analyze_page(body: bytes | str, url: str, rule: Rule, profile: Profile, today: date | None = None) -> list[Verdict]:
     """Verdicts for every listing on one results page (no links followed)."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    doc = Document(text, url)
+    doc = Document(text, url, keep_code=rule.reads_code)
     extraction: Extraction = extract(doc, text, rule, url)
     return [judge(listing, profile, today) for listing in extraction.listings]

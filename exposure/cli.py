@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -25,14 +26,17 @@ from . import __version__
 from .browser import BrowserSettings, CheckPage
 from .errors import ConfigError
 from .fetch import FetchSettings
-from .history import compare_with_last, default_history_dir
-from .history import save as save_history
-from .models import ScanResult, SiteResult, Status
+from .findings import current_findings
+from .history import History, default_history_dir
+from .models import RemovalNote, ScanResult, SiteResult, Status
 from .pipeline import ScanOptions, scan
 from .profile import ProfileFile, default_profile_path, dump_profile, load_profile, write_private
+from .recording import Mode, Recorder, changed_removals, removals
+from .removal import Removal
 from .report.interface import Format
 from .report.write import write_reports
 from .rules import BUNDLED_RULES, Catalog, load_catalog
+from .sites import select
 from .summary import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_INTERRUPTED, ScanOutcome, exit_code, headline, outcome
 
 app = typer.Typer(
@@ -49,6 +53,8 @@ app = typer.Typer(
 )
 rules_app = typer.Typer(help="Check and inspect rule files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+sites_app = typer.Typer(help="Browse the catalog of sites.", no_args_is_help=True)
+app.add_typer(sites_app, name="sites")
 console = Console(stderr=True)
 out = Console()
 
@@ -175,14 +181,41 @@ def _scan_and_report(
     formats: Sequence[Format] | None,
     options: ScanOptions,
     progress: bool,
+    mode: Mode = Mode.NEW,
+    evidence: bool = True,
+    quiet: bool = False,
+    only: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> int:
     try:
         profile = load_profile(profile_path)
-        catalog = _load_rules(rule_dirs)
+        catalog = select(_load_rules(rule_dirs), only, exclude)
+        history = History.open(history_dir) if history_dir is not None else None
     except ConfigError as exc:
         raise _fail(exc) from exc
+    if history is None and mode is not Mode.NEW:
+        raise _fail(f"--{mode.value} needs the history (leave out --no-history)")
     fmts = list(dict.fromkeys(formats)) if formats else [Format.HTML, Format.JSON]
-    show = progress and sys.stderr.isatty()
+    recorder = None
+    rules = list(catalog.rules)
+    if history is not None:
+        recorder = Recorder(history, evidence, lambda m: console.print(f"[yellow]warning:[/] {m}", highlight=False))
+        try:
+            plan = recorder.make_plan(rules, mode, profile_path, profile.name.original)
+        except ConfigError as exc:
+            raise _fail(exc) from exc
+        rules = plan.rules
+        if mode is Mode.RECHECK and not rules:
+            out.print("Every site was checked in the last scan: nothing to recheck.")
+            raise typer.Exit(EXIT_CLEAN)
+        if mode is not Mode.NEW and not quiet:
+            done = len(plan.previous)
+            out.print(
+                f"{'Resuming' if mode is Mode.RESUME else 'Rechecking'} scan {plan.scan_id}: {len(rules)} site(s) "
+                f"to scan" + (f", {done} finished before" if done else "") + ".",
+                highlight=False,
+            )
+    show = progress and sys.stderr.isatty() and not quiet
     with Progress(
         TextColumn("[bold]Scanning[/]"),
         BarColumn(),
@@ -193,9 +226,11 @@ def _scan_and_report(
         disable=not show,
         transient=True,
     ) as bar:
-        task = bar.add_task("", total=len(catalog.rules))
+        task = bar.add_task("", total=len(rules))
 
         def on_site(s: SiteResult) -> None:
+            if recorder is not None:
+                recorder.on_site(s)
             bar.update(task, advance=1, description=s.site.name)
             if s.detail.startswith("no network") and not warned:
                 warned.append(True)
@@ -204,18 +239,76 @@ def _scan_and_report(
         warned: list[bool] = []
 
         by_hand = [m.by_hand() for m in catalog.manual]
-        tell = _tell_person if options.browser.interactive else None
         result = _run(
             lambda stop: scan(
-                profile, catalog.rules, options, on_site=on_site, stop=stop, by_hand=by_hand, on_challenge=tell
+                profile,
+                rules,
+                options,
+                on_site=on_site,
+                on_pages=recorder.on_pages if recorder is not None else None,
+                stop=stop,
+                by_hand=by_hand,
+                scan_id=recorder.plan.scan_id if recorder is not None and recorder.plan is not None else None,
+                on_challenge=_tell_person if options.browser.interactive else None,
             )
         )
-    if history_dir is not None:
-        result = replace(result, changes=compare_with_last(result, history_dir))
-        save_history(result, history_dir)
+    if recorder is not None and history is not None:
+        result = recorder.complete(result)
+        result = replace(result, removals=tuple(r.note() for r in removals(history)))
     paths = write_reports(result, fmts, out_dir)
-    _summary(result, paths)
+    if recorder is not None and history is not None:
+        recorder.finish(result, paths)
+        if not result.interrupted:
+            shots = recorder.screenshots()
+            if shots.failed and not quiet:
+                console.print(
+                    f"[yellow]{len(shots.failed)} screenshot(s) not taken:[/] {shots.failed[0]}", highlight=False
+                )
+    if quiet:
+        _changes_only(result, history)
+    else:
+        _summary(result, paths)
+        _print_notes(result.removals)
+    if history is not None:
+        history.close()
     return exit_code(result)
+
+
+def _print_removals(items: Sequence[Removal], title: str = "Removal requests") -> None:
+    _print_notes(tuple(r.note() for r in items), title)
+
+
+def _print_notes(notes: Sequence[RemovalNote], title: str = "Removal requests") -> None:
+    if not notes:
+        return
+    out.print(f"[bold]{title}:[/]")
+    style = {"overdue": "bold red", "back": "bold red", "gone": "green", "still_listed": "yellow"}
+    for r in notes:
+        via = f" (covered by the request to {r.requested_from})" if r.requested_from != r.site_name else ""
+        ref = f" \\[request {escape(r.request_id)}]" if r.request_id and not via else ""
+        line = f"  {escape(r.site_name)}{escape(via)}: [{style.get(r.state, 'bold')}]{escape(r.text)}[/]{ref}"
+        out.print(line, highlight=False, soft_wrap=True)
+
+
+def _changes_only(result: ScanResult, history: History | None) -> None:
+    """What `--quiet` prints: only what changed since the last scan; nothing at all when nothing did."""
+    c = result.changes
+    if c is not None:
+        now = current_findings(result)
+        for fid in c.new:
+            s, v = now[fid]
+            out.print(f"new listing on {s.site.name}: {v.listing.url}", highlight=False, soft_wrap=True)
+        for fid in c.gone:
+            g = c.gone_details[fid]
+            out.print(f"gone from {g.site_name}: {g.url}", highlight=False, soft_wrap=True)
+    elif result.changes is None and any(s.user_listings for s in result.sites):
+        for s in result.sites:
+            for v in s.user_listings:
+                out.print(f"listed on {s.site.name}: {v.listing.url}", highlight=False, soft_wrap=True)
+    if history is not None:
+        _print_removals(changed_removals(history, result.id), "Removal requests that changed")
+    if result.interrupted:
+        out.print("The scan was interrupted: run `exposure scan --resume` to finish it.")
 
 
 def _tell_person(notice: CheckPage) -> None:
@@ -257,8 +350,24 @@ def scan_cmd(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     history: Annotated[bool, typer.Option(help="Remember this scan and compare it with the last one.")] = True,
     history_dir: Annotated[
-        Path | None, typer.Option(help="Where scans are remembered (default: your user data folder).")
+        Path | None, typer.Option(help="Where scans and evidence are kept (default: your user data folder).")
     ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish the last scan, which was interrupted: only its unfinished sites.")
+    ] = False,
+    recheck: Annotated[
+        bool, typer.Option("--recheck", help="Scan again only the sites the last scan could not check.")
+    ] = False,
+    evidence: Annotated[
+        bool, typer.Option(help="Keep each page that lists you, with a screenshot, as evidence (needs the history).")
+    ] = True,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only what changed since the last scan (for cron).")
+    ] = False,
+    site: Annotated[
+        list[str] | None, typer.Option("--site", help="Scan only this site of the catalog (repeatable).")
+    ] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Leave this site out (repeatable).")] = None,
     interactive: InteractiveOpt = False,
     interactive_wait: WaitOpt = 180.0,
     keep_browser_cookies: Annotated[
@@ -271,13 +380,29 @@ def scan_cmd(
     ] = False,
 ) -> None:
     """Search every configured site for you and write the reports."""
+    if resume and recheck:
+        raise _fail("--resume and --recheck cannot be used together")
     options = ScanOptions(
         fetch=FetchSettings(timeout=timeout, concurrency=concurrency),
         site_deadline=site_deadline,
         browser=_browser_settings(interactive, interactive_wait, keep_browser_cookies),
     )
     hdir = (history_dir or default_history_dir()) if history else None
-    code = _scan_and_report(hdir, profile or default_profile_path(), rules, out_dir, fmt, options, progress)
+    mode = Mode.RESUME if resume else Mode.RECHECK if recheck else Mode.NEW
+    code = _scan_and_report(
+        hdir,
+        profile or default_profile_path(),
+        rules,
+        out_dir,
+        fmt,
+        options,
+        progress and not quiet,
+        mode,
+        evidence,
+        quiet,
+        only=site or (),
+        exclude=exclude or (),
+    )
     raise typer.Exit(code)
 
 
@@ -492,6 +617,39 @@ def rules_check(rules: RulesOpt = None) -> None:
     out.print(f"{len(loaded.rules)} rule(s) valid, {len(loaded.manual)} site(s) to check by hand.")
 
 
+@rules_app.command("probe")
+def rules_probe(
+    ids: Annotated[list[str], typer.Argument(help="Rule ids to probe.", show_default=False)],
+    rules: RulesOpt = None,
+) -> None:
+    """Ask each site, live, whether the rule's markers still hold (opt-in: this sends two searches of invented
+    people to each real site, nothing of yours)."""
+    from .probe import probe
+    from .sites import find
+
+    try:
+        catalog = _load_rules(rules)
+        chosen = [find(catalog, i) for i in ids]
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    table = Table(title="rules probe")
+    for column in ("rule", "no-results answer", "results page", "invented name", "common name"):
+        table.add_column(column, overflow="fold")
+    failed = 0
+    for entry in chosen:
+        if not hasattr(entry, "searches"):
+            table.add_row(entry.id, "-", "-", "a by-hand entry: nothing to probe", "")
+            continue
+        result = asyncio.run(probe(entry))  # type: ignore[arg-type]
+        failed += not result.holds
+        mark = {True: "[green]holds[/]", False: "[red]does not hold[/]"}
+        table.add_row(
+            entry.id, mark[result.no_results_holds], mark[result.results_hold], result.invented, result.common
+        )
+    out.print(table)
+    raise typer.Exit(1 if failed else 0)
+
+
 @rules_app.command("schema")
 def rules_schema() -> None:
     """Print the JSON Schema of a rule file."""
@@ -502,11 +660,87 @@ def rules_schema() -> None:
     out.print_json(json.dumps(schema()))
 
 
+@sites_app.command("list")
+def sites_list(
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only sites with this tag (repeatable).")] = None,
+    family: Annotated[
+        list[str] | None, typer.Option("--family", help="Only sites of this family, e.g. peoplefinders (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    rules: RulesOpt = None,
+) -> None:
+    """List the catalog: every site, how it is checked, its family, registry status and opt-out."""
+    import json
+
+    from .sites import rows
+
+    try:
+        found = rows(_load_rules(rules), tags=tag or (), families=family or ())
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        out.print_json(json.dumps([r.as_dict() for r in found]))
+        return
+    registry = {True: "yes", False: "no", None: "?"}
+    out.print(f"{'id':28} {'domain':30} {'check':8} {'family':16} {'CA':3} opt-out", highlight=False, soft_wrap=True)
+    for r in found:
+        opt = r.opt_out_url + (f" ({r.opt_out_days} d)" if r.opt_out_days is not None else "")
+        line = f"{r.id:28} {r.domain:30} {r.check:8} {r.family or '-':16} {registry[r.california_registry]:3} {opt}"
+        out.print(line, highlight=False, soft_wrap=True)
+    out.print(f"{len(found)} site(s).", highlight=False)
+
+
+@sites_app.command("show")
+def sites_show(
+    site_id: Annotated[str, typer.Argument(help="The site's id, as `sites list` shows it.", show_default=False)],
+    rules: RulesOpt = None,
+) -> None:
+    """Show one site: how it is searched, its sources, and how to get removed from it."""
+    from .sites import find, row
+
+    try:
+        entry = find(_load_rules(rules), site_id)
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+    r = row(entry)
+    out.print(f"[bold]{entry.name}[/] ({entry.domain}), id {entry.id}", highlight=False)
+    if entry.parent:
+        out.print(f"Owned by: {entry.parent}", highlight=False)
+    if r.family:
+        out.print(f"Family: {r.family}", highlight=False)
+    ca = {True: "yes", False: "no", None: "not known"}[r.california_registry]
+    out.print(f"In California's data broker registry: {ca}", highlight=False)
+    if r.check == "scan":
+        out.print(f"Checked automatically, searching by {', '.join(r.searches)}.", highlight=False)
+    else:
+        out.print(f"Check by hand: {r.why_by_hand}", highlight=False)
+    if entry.manual_url:
+        out.print(f"Search by hand: {entry.manual_url}", highlight=False)
+    o = entry.opt_out
+    if o is not None:
+        out.print(
+            f"Opt-out: {o.url} ({o.method}{f', about {o.days} days' if o.days is not None else ''})", highlight=False
+        )
+        if o.requires:
+            out.print("It asks for: " + "; ".join(o.requires), highlight=False)
+        if o.covers:
+            out.print("It also removes you from: " + ", ".join(o.covers), highlight=False)
+        for line in o.steps.strip().splitlines():
+            out.print(f"  {line.strip()}", highlight=False)
+    out.print(f"Facts checked {entry.source.checked or 'on an unknown date'}; sources:", highlight=False)
+    for url in entry.source.urls:
+        out.print(f"  {url}", highlight=False)
+    if entry.source.notes.strip():
+        out.print("Notes: " + " ".join(entry.source.notes.split()), highlight=False)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
     out.print(__version__)
 
+
+from . import cli_records  # noqa: E402,F401  (registers history, diff, evidence, optout, letter, forget)
 
 if __name__ == "__main__":
     app()

@@ -5,7 +5,9 @@ Only configuration errors raise; a site failing is a status (see `models.Outcome
     ExposureError
     └── ConfigError            bad input the user can fix: it names the file and the field or line
         ├── ProfileError       the profile TOML
-        └── RuleError          a rule TOML
+        ├── RuleError          a rule TOML
+        ├── HistoryError       the history database, or a scan asked of it that is not there
+        └── EvidenceError      an evidence zip that cannot be read
 """
 
 from __future__ import annotations
@@ -34,3 +36,17 @@ class ProfileError(ConfigError):
 
 class RuleError(ConfigError):
     """A rule file is unreadable or invalid."""
+
+
+class HistoryError(ConfigError):
+    """The history database cannot be used (not a database, from a later version) or has no such scan."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        super().__init__(path, "", problem)
+
+
+class EvidenceError(ConfigError):
+    """An evidence zip that cannot be read, or evidence that cannot be exported."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        super().__init__(path, "", problem)

@@ -7,17 +7,17 @@ finds (detail pages, next page) are returned for the pipeline to fetch through t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import jmespath
 
 from .models import Evidence, ExposureKind, Listing
-from .normalize import decode_cfemail
+from .normalize import decode_cfemail, fold, is_truncated
 from .parse import Document, load_json, node_text, select
 from .rules import Detail, EmbeddedJson, Fields, FieldSpec, Rule
-from .textread import read_text
+from .textread import PAST_PLACES_CUE, cues, read_text
 
 FIELD_KINDS: dict[str, ExposureKind] = {
     "name": ExposureKind.NAME,
@@ -292,10 +292,16 @@ def extract(doc: Document, body_text: str, rule: Rule, base_url: str) -> Extract
                 guessed = guess_name(el)
                 if guessed:
                     values[ExposureKind.NAME] = [guessed]
-            wanted = TEXT_KINDS - values.keys()
-            if wanted:
-                for kind, evs in read_text(el, wanted).items():
-                    values[kind] = evs
+            wanted = cues(text, TEXT_KINDS - values.keys())
+            more_places = ExposureKind.LOCATION in values and PAST_PLACES_CUE.search(text) is not None
+            cut: set[ExposureKind] = set()
+            if wanted or more_places:
+                for kind, evs in read_text(el, wanted, more_places, cut).items():
+                    if kind in wanted:
+                        values[kind] = evs
+                    elif kind is ExposureKind.LOCATION:  # past places beside the ones the selector read
+                        known = {fold(e.value) for e in values[kind]}
+                        values[kind] = values[kind] + [e for e in evs if fold(e.value) not in known]
             link_sel = ex.link or (ex.detail.link if ex.detail else None)
             url = (_link(el, ex.link, base_url, result) if ex.link else None) or base_url
             detail = _link(el, ex.detail.link, base_url, result) if ex.detail else None
@@ -307,13 +313,42 @@ def extract(doc: Document, body_text: str, rule: Rule, base_url: str) -> Extract
                     url = detail_or_url
             if detail and url == base_url:
                 url = detail
-            listing = Listing(url, base_url, {k: tuple(v) for k, v in values.items()}, text)
+            values = {k: v for k, v in values.items() if v}
+            cut |= {k for k, evs in values.items() if any(is_truncated(e.value) for e in evs)}
+            listing = Listing(url, base_url, {k: tuple(v) for k, v in values.items()}, text, cut=frozenset(cut))
             result.listings.append(listing)
             result.detail_links.append(detail)
     result.drift = _drift(rule, hits)
+    _merge_same_url(result, base_url)
     if ex.next_page is not None:
         result.next_page = _link(doc.root, ex.next_page.selector, base_url, result, relative=False)
     return result
+
+
+def _merge_same_url(result: Extraction, base_url: str) -> None:
+    """One person read twice from one page (a card and its JSON-LD record share its own URL) is one listing
+    with both readings' values: judged apart, one reading would lose the age, the other the street."""
+    merged: dict[str, int] = {}
+    listings: list[Listing] = []
+    links: list[str | None] = []
+    for listing, link in zip(result.listings, result.detail_links, strict=True):
+        i = merged.get(listing.url) if listing.url != base_url else None
+        if i is None:
+            if listing.url != base_url:
+                merged[listing.url] = len(listings)
+            listings.append(listing)
+            links.append(link)
+            continue
+        old = listings[i]
+        values: dict[ExposureKind, tuple[Evidence, ...]] = dict(old.values)
+        for kind, evs in listing.values.items():
+            known = {e.value for e in values.get(kind, ())}
+            values[kind] = tuple(values.get(kind, ())) + tuple(e for e in evs if e.value not in known)
+        listings[i] = Listing(
+            old.url, old.source_url, values, f"{old.text} | {listing.text}", old.found_by, cut=old.cut | listing.cut
+        )
+        links[i] = links[i] or link
+    result.listings, result.detail_links = listings, links
 
 
 def merge_detail(listing: Listing, doc: Document, detail: Detail) -> tuple[Listing, bool]:
@@ -343,4 +378,4 @@ def merge_detail(listing: Listing, doc: Document, detail: Detail) -> tuple[Listi
         parts = [e.snippet for evs in extra.values() for e in evs]
     text = " | ".join([listing.text, *parts])
     read = bool(extra) or bool(containers)
-    return Listing(listing.url, listing.source_url, merged, text, listing.found_by, listing.unread), read
+    return replace(listing, values=merged, text=text), read

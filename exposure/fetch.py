@@ -22,7 +22,8 @@ import re
 import time
 import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -62,6 +63,9 @@ class FetchSettings:
     # host -> "127.0.0.1:PORT": send requests for host to a local server instead (like curl --connect-to),
     # keeping the URL and Host header; how contract tests run real-site rules against fixture pages.
     connect_to: Mapping[str, str] = field(default_factory=dict)
+    # False: hand bodies over as they came off the wire (at most max_body bytes) and let `decode_page` undo
+    # gzip, deflate and brotli where the page is analysed, on another core; the scan does this
+    decode_bodies: bool = True
 
 
 class _Failure(Exception):
@@ -395,6 +399,12 @@ class Fetcher:
         self.answers = 0  # responses of any kind: proof that the network works
         self.unreachable = 0  # requests whose host could not be found (DNS): a sign of no network
 
+    @property
+    def offline(self) -> bool:
+        """Several hosts could not be found and nothing has answered: there is no network. Requests made from
+        now on are not sent (each would wait for its own name lookup to fail the same way)."""
+        return self.answers == 0 and self.unreachable >= OFFLINE_AFTER
+
     async def __aenter__(self) -> Fetcher:
         s = self.settings
         limits = httpx.Limits(max_connections=s.concurrency * 2, max_keepalive_connections=s.concurrency)
@@ -517,6 +527,8 @@ class Fetcher:
 
     async def _open(self, url: str, cookies: SiteCookies | None = None) -> httpx.Response:
         assert self._client is not None and self._transport is not None, "use Fetcher as an async context manager"
+        if self.offline:
+            raise _Failure(Outcome.ERROR, NO_NETWORK, final_url=url)
         target, headers = self._route(url)
         if cookies is not None and cookies.header():
             headers["Cookie"] = cookies.header()
@@ -581,6 +593,8 @@ class Fetcher:
                 f"the answer is {mime[:80]}, not a web page",
                 time.monotonic() - started,
             )
+        if not self.settings.decode_bodies:
+            return await self._read_raw(url, final, response, started, mime)
         raw_seen = 0
         try:
             body = BoundedBody(headers.get("content-encoding", ""), self.settings.max_body)
@@ -598,6 +612,27 @@ class Fetcher:
         data = body.value()
         return self._page(url, final, response, data, decode_text(data, content_type), mime, started)
 
+    async def _read_raw(self, url: str, final: str, response: httpx.Response, started: float, mime: str) -> Page:
+        """The body as it came off the wire, capped; `decode_page` decodes it later, bounded the same way."""
+        status = response.status_code
+        encoding = response.headers.get("content-encoding", "")
+        try:
+            decoders_for(encoding)  # refuse what we never asked for before downloading it
+            parts: list[bytes] = []
+            seen = 0
+            async for chunk in response.aiter_raw():
+                seen += len(chunk)
+                if seen > self.settings.max_body:
+                    raise _Failure(Outcome.ERROR, f"page larger than {self.settings.max_body // 1024} KiB: not read")
+                parts.append(chunk)
+        except _Failure as failure:
+            failure.status, failure.final_url = status, final
+            raise
+        except Exception as exc:  # a broken body is the site's failure, never ours
+            raise _broken(exc, "the connection broke while the page was read", status, final) from exc
+        page = self._page(url, final, response, b"".join(parts), "", mime, started)
+        return replace(page, encoded=encoding) if encoding.strip() else replace(page, text="", encoded="identity")
+
     @staticmethod
     def _page(
         url: str, final: str, response: httpx.Response, data: bytes, text: str, mime: str, started: float
@@ -612,7 +647,24 @@ class Fetcher:
             text=text,
             content_type=mime or "text/html",
             elapsed=time.monotonic() - started,
+            fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
+
+
+def decode_page(page: Page, max_body: int = FetchSettings.max_body) -> Page:
+    """A page handed over undecoded (`FetchSettings.decode_bodies = False`), decoded with the same bounds as
+    the fetcher's own decoding: a bomb stops at `max_body` bytes of output, a truncated or corrupt body is an
+    error, never a page read as complete."""
+    if not page.encoded or page.failure is not None:
+        return page
+    try:
+        body = BoundedBody("" if page.encoded == "identity" else page.encoded, max_body)
+        body.feed(page.body)
+        body.finish()
+    except _Failure as failure:
+        return replace(page, body=b"", text="", encoded="", failure=failure.outcome, detail=failure.detail)
+    data = body.value()
+    return replace(page, body=data, text=decode_text(data, page.headers.get("content-type", "")), encoded="")
 
 
 async def _peek_body(response: httpx.Response, headers: Mapping[str, str], cap: int, seconds: float) -> bytes | None:
@@ -629,6 +681,8 @@ async def _peek_body(response: httpx.Response, headers: Mapping[str, str], cap: 
 
 
 _DNS_WORDS = "the site's address could not be found (DNS)"
+NO_NETWORK = "no network: nothing can be checked (the first sites' addresses could not be found (DNS))"
+OFFLINE_AFTER = 3  # hosts that must fail to resolve, with no answer from anywhere, before the scan stops
 
 
 def _broken(exc: BaseException, what: str, status: int | None, final: str) -> _Failure:

@@ -9,17 +9,23 @@ a hash: it says "this listing" without repeating the user's data.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 
 from .models import ANSWERED, Listing, Outcome, Remembered, ScanDiff, ScanResult, SiteResult, Status, Verdict
 
 
-def listing_key(listing: Listing) -> str:
+def listing_identity(listing: Listing) -> Hashable:
     """What identifies a listing within its site: its own page, or, for a row without one (a table row),
-    everything it shows. The same row found by name and by phone has the same key."""
+    everything it shows. The same row found by name and by phone is the same listing."""
     if listing.url != listing.source_url:
         return listing.url
-    return "#" + repr(sorted((k.value, tuple(e.value for e in v)) for k, v in listing.values.items()))
+    return tuple(sorted((k.value, tuple(e.value for e in v)) for k, v in listing.values.items()))
+
+
+def listing_key(listing: Listing) -> str:
+    """`listing_identity` as a string that stays the same between runs (finding ids are made from it)."""
+    identity = listing_identity(listing)
+    return identity if isinstance(identity, str) else "#" + repr(list(identity))  # type: ignore[call-overload]
 
 
 def finding_id(site_id: str, verdict: Verdict) -> str:

@@ -33,6 +33,7 @@ from .normalize import (
     given_name_forms,
     is_truncated,
     masked_email_compatible,
+    masked_phone_compatible,
     parse_address,
     parse_age,
     parse_name,
@@ -204,8 +205,8 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
         mine = not phone.masked and phone.digits in profile.phones
         if mine:
             phone_hits.append(phone.pretty())
-        if phone.masked:
-            partial.append(phone.pretty())
+        if phone.masked and any(masked_phone_compatible(phone, p) for p in profile.phones):
+            partial.append(phone.pretty())  # its visible digits agree with one of the user's
         out.add(
             ExposureKind.PHONE,
             phone.digits,
@@ -279,7 +280,8 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
     place_hit = next((p for p in places if _place_in_profile(p[0], p[1], profile)), None)
     if place_hit is None and city_hits:
         place_hit = sorted(city_hits)[0]
-    place_contradicts = bool(places) and place_hit is None
+    # a place list the page cut short may hide the user's place: what it shows contradicts nothing
+    place_contradicts = bool(places) and place_hit is None and ExposureKind.LOCATION not in listing.cut
 
     # -- age
     age_hit: int | None = None

@@ -88,8 +88,22 @@ class Page:
     detail: str = ""  # why, in plain words, for failures
     elapsed: float = 0.0
     raw: str = ""  # the technical cause (exception and message), kept for the JSON report only
+    # content codings still to undo ("gzip"): the fetcher may hand over the body as it came off the wire and
+    # leave the bounded decoding to the analysis stage, off the event loop (fetch.decode_page)
+    encoded: str = ""
+    fetched_at: str = ""  # when the answer arrived, UTC ("2026-11-21T09:30:02Z"): evidence needs the time
     # browser engine: the other hosts ("host:port") the page tried to reach while it loaded, all refused
     refused: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SitePages:
+    """The fetched pages behind one site's listings of the user (results and detail pages), handed over once as
+    the site finishes so evidence can keep them; the scan itself never returns pages, so a long scan does not
+    hold every page it read in memory past its end."""
+
+    site_id: str
+    pages: tuple[Page, ...]
 
 
 @dataclass(frozen=True)
@@ -122,6 +136,9 @@ class Listing:
     # why the listing could not be read in full (its detail page was a block page, ...): such a listing is
     # never ruled out, only confirmed
     unread: str = ""
+    # kinds whose list the page cut short ("Used to live in Evanston IL, Chicago IL, Peori..."): what is not
+    # shown may be the user's, so what is shown of them never contradicts the profile
+    cut: frozenset[ExposureKind] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -186,6 +203,7 @@ class SiteInfo:
     parent: str = ""
     sister_sites: tuple[str, ...] = ()
     manual_url: str = ""  # where a person can search by hand
+    california_registry: bool | None = None  # in California's data broker registry (None: not known)
 
 
 @dataclass(frozen=True)
@@ -250,6 +268,21 @@ class ScanDiff:
 
 
 @dataclass(frozen=True)
+class RemovalNote:
+    """Where one removal request stands on one site, as the reports show it ("asked on 3 Nov, still listed
+    after 10 days"). `requested_from` is the site the request went to: another one when a sister site's
+    opt-out covers this site."""
+
+    site_id: str
+    site_name: str
+    state: str  # waiting | unknown | still_listed | overdue | gone | back
+    text: str
+    asked_on: str  # YYYY-MM-DD
+    requested_from: str
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """A whole scan: the unit written to reports and history."""
 
@@ -263,3 +296,5 @@ class ScanResult:
     extra: Mapping[str, str] = field(default_factory=dict)
     changes: ScanDiff | None = None  # against the previous scan in the history, when there is one
     by_hand: tuple[ByHand, ...] = ()  # catalog sites that cannot be checked automatically: never counted as checked
+    profile_states: tuple[str, ...] = ()  # the states of the profile's addresses: which state laws apply
+    removals: tuple[RemovalNote, ...] = ()  # the user's removal requests, followed up by this scan

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import phonenumbers
 import us
@@ -31,7 +31,7 @@ class PersonName:
     last: str  # full surname, hyphens kept as spaces: "garcia lopez"
     original: str
 
-    @property
+    @cached_property
     def last_parts(self) -> tuple[str, ...]:
         return tuple(self.last.split())
 
@@ -40,6 +40,7 @@ class PersonName:
         return " ".join((self.first, *self.middles, self.last)).strip()
 
 
+@lru_cache(maxsize=16384)
 def fold(text: str) -> str:
     """Lower-case ASCII with punctuation turned into spaces: "Zoë O'Brien-Núñez" -> "zoe obrien nunez"."""
     text = unidecode(text).lower().replace("'", "").replace("’", "")
@@ -341,9 +342,11 @@ def find_addresses(text: str, houses: frozenset[str] | None = None) -> list[tupl
     return out
 
 
-_TAIL_RE = re.compile(r",?\s+([A-Za-z .'-]{2,30}),\s*([A-Z]{2})(?:\s+(\d{5})(?:-\d{4})?)?$")
+# ", Springfield, IL 62702" and ", Springfield IL 62702" (sites drop the comma before the state)
+_TAIL_RE = re.compile(r",\s{0,3}([A-Za-z .'-]{2,30}?),?\s{1,3}([A-Z]{2})(?:\s{1,3}(\d{5})(?:-\d{4})?)?$")
 
 
+@lru_cache(maxsize=16384)
 def quick_address(raw: str) -> Address | None:
     """A cheap split of an address that cannot be the user's (no USPS normalisation): enough to show it and
     to know its city and state."""

@@ -14,20 +14,20 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import __version__
-from .analyze import Analyzer, DetailReading
+from .analyze import Analyzer, DetailReading, ResultsReading
 from .browser import BrowserEngine, BrowserSettings, BrowserSite, ChallengeHandler
 from .capture import save_capture
 from .domains import site_of
 from .extract import MAX_LISTINGS
-from .fetch import Fetcher, FetchSettings, PageSource, SiteCookies, SiteGate
-from .findings import listing_key
+from .fetch import NO_NETWORK, OFFLINE_AFTER, Fetcher, FetchSettings, PageSource, SiteCookies, SiteGate
+from .findings import listing_identity
 from .models import (
     ANSWERED,
     ByHand,
@@ -37,6 +37,7 @@ from .models import (
     Query,
     QueryRecord,
     ScanResult,
+    SitePages,
     SiteResult,
     Status,
     Verdict,
@@ -45,7 +46,7 @@ from .pagecheck import PageCheck, PageReading, read_page
 from .profile import Profile
 from .queries import build_queries
 from .rules import Rule
-from .workers import ANALYSIS_BUDGET, AnalysisPool, DaemonThreadExecutor
+from .workers import ANALYSIS_BUDGET, AnalysisPool, DaemonThreadExecutor, default_workers
 
 # When several requests of a site failed, the reason shown is the most telling one.
 REASON_ORDER = (
@@ -68,9 +69,15 @@ class ScanOptions:
     site_deadline: float = 300.0  # one slow site never holds up the rest longer than this
     delay_scale: float = 1.0  # multiplies every rule's delay (tests and the demo use less)
     today: date | None = None
-    analysis_workers: int = 2
+    analysis_workers: int = 0  # 0: one per core
     analysis_budget: float = ANALYSIS_BUDGET  # seconds one page may take to read
+    # worker processes (every core) or threads (one core); None: processes for scans of PROCESS_SITES sites or
+    # more on a machine with more than one core, where they pay for their start
+    analysis_processes: bool | None = None
     browser: BrowserSettings = field(default_factory=BrowserSettings)  # for rules with engine = "browser"
+
+
+PROCESS_SITES = 20
 
 
 @dataclass
@@ -79,14 +86,14 @@ class _SiteState:
 
     rule: Rule
     records: list[QueryRecord] = field(default_factory=list)
-    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    verdicts: dict[Hashable, Verdict] = field(default_factory=dict)
     detail_links: set[str] = field(default_factory=set)  # detail pages opened (or being opened)
 
     def add(self, verdict: Verdict) -> None:
         """Keep one verdict per listing. A listing with a page of its own is keyed by that URL; one without
         (a table row) by everything it shows, so the same row found by name and by phone counts once. The
         listing remembers every search that found it."""
-        key = listing_key(verdict.listing)
+        key = listing_identity(verdict.listing)
         old = self.verdicts.get(key)
         best = verdict if old is None or _rank(verdict) > _rank(old) else old
         if old is not None:
@@ -171,6 +178,7 @@ class Scanner:
         options: ScanOptions,
         fetcher: Fetcher,
         analysis: AnalysisPool,
+        keep_evidence: bool = False,
         browser: BrowserEngine | None = None,
     ) -> None:
         self.profile = profile
@@ -178,10 +186,12 @@ class Scanner:
         self.fetcher = fetcher
         self.analysis = analysis
         self.browser = browser
-        self._pages: dict[tuple[str, str], asyncio.Task[Page]] = {}  # no URL is fetched twice in one scan
+        self._pages: dict[tuple[str, str], asyncio.Future[Page]] = {}  # no URL is fetched twice in one scan
         self._cookies: dict[str, SiteCookies] = {}  # per rule, for the rules that keep cookies
+        self.keep_evidence = keep_evidence  # hold on to pages that may show the user's listings (on_pages)
+        self._evidence: dict[str, dict[str, Page]] = {}  # per rule: URL -> page, until the site finishes
 
-    def _get(self, url: str, rule: Rule, gate: SiteGate) -> asyncio.Task[Page]:
+    def _get(self, url: str, rule: Rule, gate: SiteGate) -> asyncio.Future[Page]:
         key = (rule.site_key, url)
         task = self._pages.get(key)
         if task is None:
@@ -195,6 +205,21 @@ class Scanner:
         if rule.engine == "browser" and self.browser is not None:
             return self.browser.for_rule(rule)
         return self.fetcher
+
+    async def _results(self, url: str, rule: Rule, gate: SiteGate, found_by: str) -> tuple[Page, ResultsReading]:
+        """A results page, fetched and read once. Its body is let go as soon as it has been read: a scan of a
+        thousand sites must not keep every page it saw in memory."""
+        page = await asyncio.shield(self._get(url, rule, gate))
+        reading = await self.analysis.results(page, rule.id, found_by)
+        pairs = zip(reading.verdicts, reading.worth_detail, strict=True)
+        if any(v.is_user or v.identifier_exposed or worth for v, worth in pairs):
+            self._keep(rule, page)  # it may show one of the user's listings: evidence, if the site says so
+        key = (rule.site_key, url)
+        if page.body and key in self._pages:
+            light: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
+            light.set_result(replace(page, body=b"", text=""))
+            self._pages[key] = light
+        return page, reading
 
     async def site(self, state: _SiteState) -> SiteResult:
         rule = state.rule
@@ -213,9 +238,36 @@ class Scanner:
             self._cancel_pages(rule)
             return site_verdict(state, extra_reason=(Outcome.ERROR, _failed_rule(rule, exc)))
         finally:
+            self._forget_pages(rule)
             if rule.engine == "browser" and self.browser is not None:
                 await self.browser.release(rule.id)  # the site's browser context is thrown away
         return site_verdict(state)
+
+    def listing_pages(self, rule: Rule, result: SiteResult) -> SitePages:
+        """The pages kept for evidence behind the user's listings on this site: each listing's own page, the
+        results page it was found on and the searches that found it, in that order, each once. What was kept
+        for listings that turned out not to be the user is let go here."""
+        kept = self._evidence.pop(rule.id, {})
+        urls: dict[str, None] = {}
+        for v in result.user_listings:
+            for url in (v.listing.url, v.listing.source_url, *v.listing.found_by):
+                urls.setdefault(url, None)
+        return SitePages(rule.id, tuple(kept[u] for u in urls if u in kept))
+
+    def _keep(self, rule: Rule, page: Page) -> None:
+        """Hold on to a page that may be evidence of a listing of the user until its site finishes (the pages
+        themselves are let go as soon as read, so a big scan does not keep them all)."""
+        if self.keep_evidence and page.failure is None and page.body:
+            self._evidence.setdefault(rule.id, {}).setdefault(page.url, page)
+
+    def _forget_pages(self, rule: Rule) -> None:
+        """A finished site's pages (its detail pages, kept while its listings were read) are let go."""
+        for key in [k for k in self._pages if k[0] == rule.site_key]:
+            task = self._pages[key]
+            if task.done() and not task.cancelled() and task.exception() is None and task.result().body:
+                light: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
+                light.set_result(replace(task.result(), body=b"", text=""))
+                self._pages[key] = light
 
     def _cancel_pages(self, rule: Rule) -> None:
         """A site past its deadline stops using the network: its requests still in flight are dropped."""
@@ -228,8 +280,7 @@ class Scanner:
         pages = 0
         max_pages = rule.extract.next_page.max_pages if rule.extract.next_page else 1
         while url is not None and pages < max_pages:
-            page = await asyncio.shield(self._get(url, rule, gate))
-            reading = await self.analysis.results(page, rule.id, query.url)
+            page, reading = await self._results(url, rule, gate, query.url)
             label = query.label if pages == 0 else f"{query.label} (page {pages + 1})"
             detail = reading.classification.detail
             if reading.notes:
@@ -303,6 +354,7 @@ class Scanner:
             else:
                 state.detail_links.add(link)  # claimed before awaiting: listings run concurrently
                 page = await asyncio.shield(self._get(link, rule, gate))
+                self._keep(rule, page)
                 read = await self.analysis.detail(page, rule.id, listing)
                 classification = read.classification if isinstance(read, DetailReading) else read
                 if first_visit:
@@ -353,8 +405,9 @@ def _failed_rule(rule: Rule, exc: Exception) -> str:
     return f"rule {rule.id} failed on this site ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
 
 
-NO_NETWORK = "no network: nothing can be checked (the first sites' addresses could not be found (DNS))"
-OFFLINE_AFTER = 3  # sites that must fail to resolve, with no answer from anywhere, before the scan stops
+def new_scan_id(now: datetime | None = None) -> str:
+    """A scan's id: its start time (so ids sort by time) and a random suffix (so two scans never collide)."""
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 def _offline(fetcher: Fetcher, finished: int, total: int) -> bool:
@@ -367,26 +420,36 @@ async def scan(
     options: ScanOptions | None = None,
     *,
     on_site: Callable[[SiteResult], None] | None = None,
+    on_pages: Callable[[SitePages], None] | None = None,
     stop: asyncio.Event | None = None,
     by_hand: Sequence[ByHand] = (),
+    scan_id: str | None = None,
     on_challenge: ChallengeHandler | None = None,
 ) -> ScanResult:
     """Scan every rule's site for the profile. Setting `stop` ends the scan early, keeping what is known.
-    `on_challenge` is told when a check page is shown to the person (`BrowserSettings.interactive`)."""
+
+    As each site finishes, `on_pages` (when given) receives the pages behind its listings of the user, then
+    `on_site` its result: a caller that records both in one transaction loses no finished site to a crash.
+    `scan_id` names the scan (a resumed scan keeps the id it had). `on_challenge` is told when a check page is
+    shown to the person (`BrowserSettings.interactive`)."""
     options = options or ScanOptions()
     started = datetime.now(UTC)
-    scan_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    scan_id = scan_id or new_scan_id(started)
     states = {rule.id: _SiteState(rule) for rule in rules}
     results: dict[str, SiteResult] = {}
     interrupted = False
     offline = False
     t0 = time.monotonic()
-    analysis = AnalysisPool(
-        Analyzer(profile, {r.id: r for r in rules}, options.today), options.analysis_workers, options.analysis_budget
-    )
+    workers = options.analysis_workers or default_workers()
+    processes = options.analysis_processes
+    if processes is None:
+        processes = workers > 1 and len(rules) >= PROCESS_SITES
+    analyzer = Analyzer(profile, {r.id: r for r in rules}, options.today, options.fetch.max_body)
+    analysis = AnalysisPool(analyzer, workers if processes else min(workers, 2), options.analysis_budget, processes)
     browser = BrowserEngine(options.browser, options.fetch, on_challenge)  # starts Chromium only when needed
-    async with Fetcher(options.fetch) as fetcher, browser:
-        scanner = Scanner(profile, options, fetcher, analysis, browser)
+    # bodies stay compressed until a worker reads them: decoding is CPU work the event loop need not do
+    async with Fetcher(replace(options.fetch, decode_bodies=False)) as fetcher, browser:
+        scanner = Scanner(profile, options, fetcher, analysis, keep_evidence=on_pages is not None, browser=browser)
         tasks = {asyncio.create_task(scanner.site(states[r.id]), name=r.id): r.id for r in rules}
         stop_task = asyncio.ensure_future(stop.wait()) if stop is not None else None
         pending: set[asyncio.Future[object]] = set(tasks)  # type: ignore[arg-type]
@@ -403,6 +466,9 @@ async def scan(
                     result = task.result()
                     assert isinstance(result, SiteResult)
                     results[site_id] = result
+                    kept = scanner.listing_pages(states[site_id].rule, result)
+                    if on_pages and result.user_listings:
+                        on_pages(kept)
                     if on_site:
                         on_site(result)
                 if pending and _offline(fetcher, len(results), len(rules)):
@@ -447,6 +513,7 @@ async def scan(
             ),
         },
         by_hand=tuple(by_hand),
+        profile_states=profile.states,
     )
 
 

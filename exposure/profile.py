@@ -176,7 +176,9 @@ def dump_profile(data: ProfileFile) -> str:
 
 def write_private(path: Path, content: str | bytes) -> None:
     """Write a file 0600 in a folder made 0700, never readable by others even for an instant."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.is_dir()]
+    for folder in reversed(missing):  # one by one: mkdir(parents=True) gives the ones above the umask's mode
+        folder.mkdir(mode=0o700, exist_ok=True)
     os.chmod(path.parent, 0o700)
     data = content.encode("utf-8") if isinstance(content, str) else content
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")

@@ -108,6 +108,28 @@ def counts(scan: ScanResult) -> dict[str, Any]:
     }
 
 
+DROP_URL = "https://privacy.ca.gov/drop/"
+
+
+def california_drop(scan: ScanResult) -> dict[str, Any] | None:
+    """For a person with a California address: California's one-request deletion platform (DROP), which the
+    state runs for every registered data broker, and which of this scan's sites it does and does not reach.
+
+    DROP has taken requests since 2026-01-01; since 2026-08-01 registered brokers must process them every 45
+    days. It does not reach brokers missing from the registry, nor public records.
+    """
+    if "CA" not in scan.profile_states:
+        return None
+    listed = [s for s in scan.sites if s.status is Status.FOUND]
+    return {
+        "url": DROP_URL,
+        "registered_listing_you": [s.site.id for s in listed if s.site.california_registry],
+        "not_registered_listing_you": [s.site.id for s in listed if not s.site.california_registry],
+        "registered_in_scan": sum(bool(s.site.california_registry) for s in scan.sites)
+        + sum(bool(b.site.california_registry) for b in scan.by_hand),
+    }
+
+
 def headline(scan: ScanResult) -> str:
     """The first sentence of every report, in the user's words."""
     c = counts(scan)

@@ -15,12 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
 
 from .models import Evidence, ExposureKind
-from .normalize import state_abbr
+from .normalize import is_truncated, state_abbr
 
 # Labels as people-search cards write them (lower case, without the colon), per kind of value that follows.
 _LABELS: dict[str, tuple[str, ...]] = {
@@ -147,6 +148,34 @@ _UI_WORDS = frozenset(_UI_WORDS_TEXT.split())
 MAX_VALUES = 40  # per kind and listing: a card lists a handful
 
 
+# What in a listing's text hints at each kind of fact: read_text runs only for the kinds whose hints appear,
+# since on a page of 300 cards the structural reading is most of the analysis time.
+_CUES: dict[ExposureKind, re.Pattern[str]] = {
+    ExposureKind.AGE: re.compile(r"\bage[ds]?\b|years?\s{0,3}old|\byrs?\b|y/o|\(\d{2}\)|,\s{0,3}\d{2,3}\b", re.I),
+    ExposureKind.LOCATION: re.compile(
+        r",\s{0,3}(?:[A-Z]{2}\b|" + _STATE_NAMES + r")|\s[A-Z]{2}\b|"
+        r"\b(?:lives?|lived|living|resides?|resided|location|locations|address|addresses|cities)\b",
+        re.I,
+    ),
+    ExposureKind.RELATIVE: re.compile(r"\b(?:related|relatives?|family|associated with|associated people)\b", re.I),
+    ExposureKind.ALIAS: re.compile(
+        r"\b(?:known as|aka|a\.k\.a|alias(?:es)?|also seen|associated names|other names|name variations)\b", re.I
+    ),
+}
+
+
+PAST_PLACES_CUE = re.compile(
+    r"\b(?:used to live|lived in|has lived|past address|previous address|prior address|past locations|"
+    r"previous locations|address history|past cities)",
+    re.I,
+)
+
+
+def cues(text: str, wanted: frozenset[ExposureKind]) -> frozenset[ExposureKind]:
+    """The kinds among `wanted` whose hints appear in the text: the only ones worth reading for."""
+    return frozenset(k for k in wanted if k in _CUES and _CUES[k].search(text))
+
+
 def label_kind(text: str) -> tuple[str, str] | None:
     """(kind, rest) when the text starts with a known label ("Related to: Ann" -> ("relatives", "Ann"))."""
     m = _LABEL_RE.match(text)
@@ -164,8 +193,18 @@ def _text(el: Any) -> str:
 
 
 def _starts_with_label(el: Any) -> bool:
-    hit = label_kind(_text(el))
-    return hit is not None
+    """Whether the element's text starts with a label; only its first words are read (a long list's element
+    would otherwise be joined whole for every sibling looked at)."""
+    if not isinstance(el.tag, str):
+        return False
+    head: list[str] = []
+    size = 0
+    for piece in el.itertext():
+        head.append(piece)
+        size += len(piece)
+        if size > 80:
+            break
+    return label_kind(" ".join(" ".join(head).split())) is not None
 
 
 @dataclass
@@ -182,17 +221,19 @@ class _Run:
 
 
 def _pieces_of(el: Any) -> list[str]:
-    """An element's text as separate pieces, one per child element, so that links stay apart."""
+    """An element's text as separate pieces, one per element that holds text, however deep: values are often
+    one element each (links, or `span.nowrap`s inside a wrapper), and joined they would read as one name."""
     if not isinstance(el.tag, str):
         return []
-    children = [c for c in el if isinstance(c.tag, str)]
-    if not children:
-        return [_text(el)]
-    out = [_norm(el.text)]
-    for c in children:
-        out.append(_text(c))
-        out.append(_norm(c.tail))
-    return out
+    out: list[str] = []
+    for event, node in etree.iterwalk(el, events=("start", "end")):
+        if not isinstance(node.tag, str):
+            continue
+        if event == "start":
+            out.append(_norm(node.text))
+        elif node is not el:
+            out.append(_norm(node.tail))
+    return [p for p in out if p]
 
 
 def _after_label_only(node: Any, stop: Any, used: list[Any]) -> list[str]:
@@ -231,42 +272,57 @@ def _after_label_only(node: Any, stop: Any, used: list[Any]) -> list[str]:
     return []
 
 
-def _runs(listing: Any) -> Iterator[tuple[_Run, list[Any]]]:
-    """Every labelled run in the listing, with the elements it used (so their text is not read twice)."""
+@lru_cache(maxsize=32)
+def _labels_of(kinds: frozenset[str]) -> re.Pattern[str]:
+    """A regex for the labels of these kinds only: on a page of 300 cards, following every label's values
+    (those of kinds nobody asked for included) was most of the analysis time."""
+    labels = sorted((lb for k in kinds for lb in _LABELS[k]), key=len, reverse=True)
+    return re.compile(r"^\s*(" + "|".join(re.escape(lb) for lb in labels) + r")(?![a-z])", re.I)
+
+
+def _runs(listing: Any, kinds: frozenset[str]) -> Iterator[tuple[_Run, list[Any]]]:
+    """Every labelled run of these kinds in the listing, with the elements it used (so their text is not
+    read twice)."""
+    wanted = _labels_of(kinds)
     for el in listing.iter():
         if not isinstance(el.tag, str):
             continue
         for is_tail in (False, True):
             raw = el.tail if is_tail else el.text
-            if not raw or not raw.strip() or (is_tail and el is listing):
+            if not raw or (is_tail and el is listing) or not wanted.match(raw):
                 continue
             hit = label_kind(raw)
-            if hit is None:
+            if hit is None or hit[0] not in kinds:
                 continue
-            kind, rest = hit
-            label = raw[: len(raw) - len(rest)].strip()
-            run = _Run(kind, label, [_norm(rest)] if rest.strip() else [])
-            used: list[Any] = [el]
-            if is_tail:
-                # "<br>Related to: Ann, Bob<br>": the tail's own text, then inline siblings up to a break
-                for s in el.itersiblings():
-                    if not isinstance(s.tag, str) or s.tag == "br" or s.tag not in _INLINE or _starts_with_label(s):
-                        break
-                    run.pieces.extend(_pieces_of(s))
-                    run.pieces.append(_norm(s.tail))
-                    used.append(s)
-            else:
-                for c in el:
-                    if not isinstance(c.tag, str):
-                        continue
-                    if _starts_with_label(c):
-                        break
-                    run.pieces.extend(_pieces_of(c))
-                    run.pieces.append(_norm(c.tail))
-                if not any(run.pieces):
-                    run.pieces = _after_label_only(el, listing, used)
-            run.pieces = [p for p in run.pieces if p]
-            yield run, used
+            yield _run_at(el, is_tail, raw, hit, listing)
+
+
+def _run_at(el: Any, is_tail: bool, raw: str, hit: tuple[str, str], listing: Any) -> tuple[_Run, list[Any]]:
+    """The run that starts with the label `hit` in the text or tail of `el`."""
+    kind, rest = hit
+    label = raw[: len(raw) - len(rest)].strip()
+    run = _Run(kind, label, [_norm(rest)] if rest.strip() else [])
+    used: list[Any] = [el]
+    if is_tail:
+        # "<br>Related to: Ann, Bob<br>": the tail's own text, then inline siblings up to a break
+        for s in el.itersiblings():
+            if not isinstance(s.tag, str) or s.tag == "br" or s.tag not in _INLINE or _starts_with_label(s):
+                break
+            run.pieces.extend(_pieces_of(s))
+            run.pieces.append(_norm(s.tail))
+            used.append(s)
+    else:
+        for c in el:
+            if not isinstance(c.tag, str):
+                continue
+            if _starts_with_label(c):
+                break
+            run.pieces.extend(_pieces_of(c))
+            run.pieces.append(_norm(c.tail))
+        if not any(run.pieces):
+            run.pieces = _after_label_only(el, listing, used)
+    run.pieces = [p for p in run.pieces if p]
+    return run, used
 
 
 def _names(run: _Run) -> list[str]:
@@ -290,6 +346,51 @@ def plausible_name(text: str) -> bool:
     return all(_NAME_WORD.match(w) and w.lower().strip(".") not in _UI_WORDS for w in words)
 
 
+_PLACE_NO_COMMA = re.compile(
+    r"^([A-Za-z][A-Za-z.'\-]*(?: [A-Za-z][A-Za-z.'\-]*){0,4}) ([A-Z]{2})(?: \d{5}(?:-\d{4})?)?$"
+)
+
+
+_CITY = re.compile(r"^[A-Za-z][A-Za-z.'\-]*(?: [A-Za-z][A-Za-z.'\-]*){0,4}$")
+
+
+def run_places(pieces: list[str]) -> list[str]:
+    """The places of a labelled place list ("Used to live in ..."), written "City, ST", "City, State" or
+    "City ST" without the comma, often mixed in one list ("Springfield, IL, Lubbock TX, Edmond OK"): a list
+    under such a label holds only places, so each comma-separated part is a city, a state, or both."""
+    # one element per place, but the pieces of one place may come apart ("Chicago", ",", "IL" in three
+    # spans): a piece that is only a comma joins its neighbours back
+    joined = re.sub(r"\s{0,3}\|\s{0,3},\s{0,3}(?:\|\s{0,3})?", ", ", " | ".join(pieces)[:2000])
+    out: list[str] = []
+    for chunk in re.split(r"\s{0,3}[;|•·\u2022]\s{0,3}", joined):
+        out.extend(_chunk_places(chunk))
+    return out
+
+
+def _chunk_places(chunk: str) -> list[str]:
+    parts = [p.strip() for p in chunk.split(",")]
+    out = []
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        nxt = parts[i + 1].split() if i + 1 < len(parts) else []
+        m = _PLACE_NO_COMMA.match(part)
+        if m and state_abbr(m.group(2)) and not label_kind(m.group(1)):
+            out.append(f"{m.group(1)}, {m.group(2)}")
+        elif _CITY.match(part) and nxt and not is_truncated(parts[i + 1]):
+            state = parts[i + 1] if state_abbr(parts[i + 1]) else (nxt[0] if state_abbr(nxt[0]) else "")
+            if state and not label_kind(part):
+                out.append(f"{part}, {state}")
+                i += 1
+        i += 1
+    return out
+
+
+def cut_short(pieces: list[str]) -> bool:
+    """Whether a list's text ends cut short ("Peori...", "…"): what is missing may be exactly the user's."""
+    return bool(pieces) and is_truncated(" ".join(pieces))
+
+
 def places_in(text: str) -> list[str]:
     """Every "City, ST" or "City, State" in the text, as written."""
     out = []
@@ -309,8 +410,16 @@ def age_in(text: str) -> str | None:
     return None
 
 
-def read_text(listing: Any, wanted: frozenset[ExposureKind]) -> dict[ExposureKind, list[Evidence]]:
-    """The facts a listing's text shows, for the kinds in `wanted` (those its selectors did not find)."""
+def read_text(
+    listing: Any, wanted: frozenset[ExposureKind], more_places: bool = False, cut: set[ExposureKind] | None = None
+) -> dict[ExposureKind, list[Evidence]]:
+    """The facts a listing's text shows, for the kinds in `wanted` (those its selectors did not find).
+
+    `more_places`: the rule's selector read a place, but the card also lists places under a label ("Past
+    Addresses", "Used to live in"): read those too. A card whose current city is read and whose past cities
+    are not would contradict a user whose profile holds one of the past ones, and be called a namesake.
+    `cut` (when given) receives the kinds whose list was cut short on the page."""
+    cut = cut if cut is not None else set()
     out: dict[ExposureKind, list[Evidence]] = {}
     # the elements themselves, not id()s: lxml makes element proxies on the fly, and the id of a proxy
     # that was let go is reused by the next one
@@ -323,8 +432,17 @@ def read_text(listing: Any, wanted: frozenset[ExposureKind]) -> dict[ExposureKin
         if len(values) < MAX_VALUES and all(v.value != value for v in values):
             values.append(Evidence(value[:300], snippet[:300]))
 
-    for run, used in _runs(listing):
+    places = ExposureKind.AGE in wanted or ExposureKind.LOCATION in wanted
+    kinds = {"relatives", "aliases", "current_place", "past_places", "age", "stop"} if places else set()
+    if more_places and not places:
+        kinds |= {"past_places", "current_place", "relatives", "aliases", "stop"}
+    kinds |= {"relatives"} if ExposureKind.RELATIVE in wanted else set()
+    kinds |= {"aliases"} if ExposureKind.ALIAS in wanted else set()
+    for run, used in _runs(listing, frozenset(kinds)):
         joined = " | ".join(run.pieces)
+        if run.kind in ("current_place", "past_places") and cut_short(run.pieces):
+            out.setdefault(ExposureKind.LOCATION, [])
+            cut.add(ExposureKind.LOCATION)
         if run.kind != "age":  # "Age 47 • Springfield, IL": the place after the age is read below
             used_els.update(used)
         if run.kind == "relatives" and ExposureKind.RELATIVE in wanted:
@@ -335,7 +453,7 @@ def read_text(listing: Any, wanted: frozenset[ExposureKind]) -> dict[ExposureKin
                 add(ExposureKind.ALIAS, name, run.snippet)
         elif run.kind in ("current_place", "past_places"):
             target = current if run.kind == "current_place" else past
-            for place in places_in(joined):
+            for place in run_places(run.pieces):
                 target.append(Evidence(place, run.snippet))
         elif run.kind == "age" and ExposureKind.AGE in wanted:
             m = re.search(r"\d{1,3}", joined[:20])
@@ -343,7 +461,7 @@ def read_text(listing: Any, wanted: frozenset[ExposureKind]) -> dict[ExposureKin
                 add(ExposureKind.AGE, f"Age {m.group(0)}", run.snippet)
 
     # unlabelled facts: "Age 47 • Springfield, IL" in one element, or a bare "Springfield, IL" line
-    for chunk in _unlabelled_chunks(listing, used_els):
+    for chunk in _unlabelled_chunks(listing, used_els) if places else ():
         if ExposureKind.AGE in wanted and ExposureKind.AGE not in out:
             age = age_in(chunk)
             if age:
@@ -356,7 +474,7 @@ def read_text(listing: Any, wanted: frozenset[ExposureKind]) -> dict[ExposureKin
             segment = _AGE_ANY.sub("", segment).strip(" ,")
             if _PLACE_FULL_RE.match(segment) and places_in(segment):
                 current.append(Evidence(segment.strip(), chunk))
-    if ExposureKind.LOCATION in wanted:
+    if ExposureKind.LOCATION in wanted or more_places:
         for ev in (*current, *past):
             add(ExposureKind.LOCATION, ev.value, ev.snippet)
     return out

@@ -19,6 +19,22 @@ from exposure.profile import Profile, load_profile
 from exposure.rules import Rule
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_user_folders(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never write to the real user's data or config folders: HOME and the XDG folders are the suite's."""
+    import os
+
+    home = tmp_path_factory.mktemp("home")
+    os.environ.update(
+        HOME=str(home),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+    )
+
+
 TODAY = date(2026, 11, 21)  # fixture pages show ages as of this day
 
 

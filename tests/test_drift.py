@@ -212,3 +212,107 @@ def test_address_search_keys_the_street_line_with_its_unit(tmp_path: Path, profi
 def test_age_and_place_in_other_wordings(tmp_path: Path, profile: Profile, inner: str) -> None:
     result, _ = scan_site(tmp_path, profile, {"/name/jane-testwood": Canned(page(card("Jane Testwood", inner)))})
     assert result.status is Status.FOUND, (result.reason, result.detail, [v.reasons for v in result.verdicts])
+
+
+MERGE_RULE = """
+id = "merge"
+name = "Merge Site"
+domain = "{host}"
+delay = 0.0
+[[searches]]
+kind = "name"
+url = "{base}/name/{{first|lower|slug}}-{{last|lower|slug}}"
+[[pages.no_results]]
+selector = "#no-results"
+[extract]
+listing = "div.card"
+link = "a.profile@href"
+expect = ["age"]
+[extract.fields]
+name = "h2.name"
+age = "span.age"
+location = "span.location"
+[extract.embedded]
+script = "script[type='application/ld+json']"
+listings = "@"
+fields = {{ name = "name", addresses = "address" }}
+link = "url"
+[opt_out]
+url = "{base}/optout"
+"""
+
+
+def test_a_card_and_its_json_record_with_one_url_are_one_listing(tmp_path: Path, profile: Profile) -> None:
+    # the card shows the age and the city, the JSON-LD record of the same person her street: one listing
+    import json as _json
+
+    ld = _json.dumps(
+        [
+            {
+                "@type": "Person",
+                "name": "Jane Testwood",
+                "url": "/p/jt-1",
+                "address": "412 N Walnut St Apt 3, Springfield, IL 62702",
+            }
+        ]
+    )
+    body = (
+        '<div class="card"><h2 class="name">Jane Testwood</h2><span class="age">Age 47</span>'
+        '<span class="location">Springfield, IL</span><a class="profile" href="/p/jt-1">View</a></div>'
+        f'<script type="application/ld+json">{ld}</script>'
+    )
+    with LocalServer({"/name/jane-testwood": Canned(page(body))}, fallback=Canned(page(NO_RESULTS))) as server:
+        path = tmp_path / "merge.toml"
+        path.write_text(textwrap.dedent(MERGE_RULE.format(host=server.base.removeprefix("http://"), base=server.base)))
+        result = run_scan(profile, [load_rule(path)]).sites[0]
+    assert len(result.verdicts) == 1, [v.listing.url for v in result.verdicts]
+    [v] = result.verdicts
+    kinds = {e.kind for e in v.exposed if e.matches_profile}
+    assert {ExposureKind.ADDRESS, ExposureKind.AGE, ExposureKind.LOCATION} <= kinds
+    assert v.is_user
+
+
+def test_past_places_are_read_beside_the_city_a_selector_read(tmp_path: Path, profile: Profile) -> None:
+    # the rule reads the current city; the card also lists past places under a label, "City ST" without a
+    # comma. Jane has moved to a city her profile does not know: her past city must still count.
+    inner = (
+        "<span class='age'>Age 47</span><span class='location'>Tulsa, OK</span>"
+        "<div><h4>Past Addresses:</h4><a href='/a/1'>Springfield IL</a> • <a href='/a/2'>Peoria IL</a></div>"
+    )
+    result, _ = scan_site(tmp_path, profile, {"/name/jane-testwood": Canned(page(card("Jane Testwood", inner)))})
+    assert result.status is Status.FOUND, [v.reasons for v in result.verdicts]
+    places = {e.value for v in result.verdicts for e in v.exposed if e.kind is ExposureKind.LOCATION}
+    assert {"Tulsa, OK", "Springfield, IL", "Peoria, IL"} <= places
+
+
+def test_a_place_list_cut_short_contradicts_nothing(tmp_path: Path, profile: Profile) -> None:
+    # no age; the places shown are not Jane's, but the list ends "Peori...": her place may be the hidden one
+    inner = "<div><span class='lbl'>Used to live in</span> <span>Tulsa OK, Dallas TX, Peori...</span></div>"
+    result, _ = scan_site(tmp_path, profile, {"/name/jane-testwood": Canned(page(card("Jane Testwood", inner)))})
+    assert result.status is Status.COULD_NOT_CHECK and result.reason is Outcome.UNCONFIRMED
+    assert not result.namesakes
+    whole = "<div><span class='lbl'>Used to live in</span> <span>Tulsa OK, Dallas TX</span></div>"
+    result, _ = scan_site(tmp_path, profile, {"/name/jane-testwood": Canned(page(card("Jane Testwood", whole)))})
+    assert len(result.namesakes) == 1  # the whole list shown, none of it hers: a namesake
+
+
+def test_relatives_in_nested_spans_stay_apart(tmp_path: Path, profile: Profile) -> None:
+    inner = (
+        "<span class='age'>Age 47</span><span class='location'>Springfield, IL</span>"
+        '<span class="r"><span class="gray">Related to:</span><span class="col"><span class="info">'
+        '<span class="nowrap">Ann Dune</span> <span class="nowrap">Ellen Holloway, 71</span> '
+        '<span class="nowrap">Robert Testwood, 49</span></span></span></span>'
+    )
+    routes = {"/name/jane-testwood": Canned(page(card("Jane Testwood", inner)))}
+    result, _ = scan_site(tmp_path, profile, routes, extra="")
+    rule_text = (tmp_path / "drift.toml").read_text().replace('relatives = "li.relative"\n', "")
+    (tmp_path / "drift.toml").write_text(rule_text)
+    relatives = [e.value for v in result.verdicts for e in v.exposed if e.kind is ExposureKind.RELATIVE]
+    assert relatives == ["Ann Dune", "Ellen Holloway", "Robert Testwood"]
+
+
+def test_a_street_address_with_city_and_state_without_a_comma_gives_its_place() -> None:
+    from exposure.normalize import quick_address
+
+    a = quick_address("1200 Quillmore Ave, Tulsa OK 74103")
+    assert a is not None and (a.city, a.state, a.zip) == ("TULSA", "OK", "74103")

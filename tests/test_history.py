@@ -16,6 +16,13 @@ from exposure.cli import app
 PROFILE = FIXTURES / "profiles" / "default.toml"
 
 
+def assert_private(folder: Path) -> None:
+    """Every file under `folder` is 0600 and every folder 0700."""
+    for p in [folder, *folder.rglob("*")]:
+        mode = stat.S_IMODE(p.stat().st_mode)
+        assert mode == (0o700 if p.is_dir() else 0o600), f"{p} is {oct(mode)}"
+
+
 def scan(tmp: Path, server: LocalServer, out: Path, *formats: str) -> dict:  # type: ignore[type-arg]
     args = [
         "scan",
@@ -58,7 +65,7 @@ def test_second_scan_reports_new_and_gone(tmp_path: Path) -> None:
     assert 'id="changes"' in html.read_text() and "/person/jane-1" in html.read_text()
     history = tmp_path / "history"
     assert stat.S_IMODE(history.stat().st_mode) == 0o700
-    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in history.iterdir())
+    assert_private(history)
 
 
 def test_a_site_that_cannot_be_checked_does_not_make_a_listing_gone(tmp_path: Path) -> None:

@@ -241,7 +241,7 @@ def test_a_link_that_does_not_parse_is_ignored(tmp_path: Path, profile: Profile,
     ld = json.dumps([{"@type": "Person", "name": "Jane Testwood", "url": bad}])
     body = cards + f'<script type="application/ld+json">{ld}</script>'
     embedded = (
-        '[extract.embedded]\nscript = "script[type=\'application/ld+json\']"\nlistings = "[]"\n'
+        '[extract.embedded]\nscript = "script[type=\'application/ld+json\']"\nlistings = "@"\n'
         'fields = { name = "name" }\nlink = "url"'
     )
     nxt = '[extract.next_page]\nselector = "a.next"'

@@ -41,6 +41,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -695,6 +696,7 @@ class SiteBrowser:
             text=text,
             content_type=mime,
             elapsed=time.monotonic() - started,
+            fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),  # evidence needs the time it was read
         )
 
     def _refused_since(self, before: Counter[str]) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..findings import finding_id
 from ..models import ByHand, ScanResult, SiteResult, Verdict
-from ..summary import counts, headline
+from ..summary import california_drop, counts, headline
 
 SCHEMA_VERSION = 1
 
@@ -50,6 +50,7 @@ def site_dict(s: SiteResult, new: frozenset[str] = frozenset()) -> dict[str, Any
         "parent": s.site.parent,
         "sister_sites": list(s.site.sister_sites),
         "manual_url": s.site.manual_url,
+        "california_registry": s.site.california_registry,
         "status": s.status.value,
         "reason": s.reason.value if s.reason else None,
         "detail": s.detail,
@@ -87,6 +88,20 @@ def to_dict(scan: ScanResult) -> dict[str, Any]:
         "changes": changes_dict(scan),
         "sites": [site_dict(s, frozenset(scan.changes.new) if scan.changes else frozenset()) for s in scan.sites],
         "check_by_hand": [by_hand_dict(b) for b in scan.by_hand],
+        "california_drop": california_drop(scan),
+        # the removal requests recorded with `exposure optout`, followed up by this scan (empty without history)
+        "removals": [
+            {
+                "site_id": r.site_id,
+                "site_name": r.site_name,
+                "state": r.state,
+                "text": r.text,
+                "asked_on": r.asked_on,
+                "requested_from": r.requested_from,
+                "request_id": r.request_id,
+            }
+            for r in scan.removals
+        ],
     }
 
 

@@ -96,6 +96,9 @@ def render_view(r: ReportView) -> str:
     if r.changes:
         lines += ["", text(r.changes)]
         lines += [f"- gone: {text(name)}: {code(url)}" for name, url in r.gone]
+    if r.removals:
+        lines += ["", "Your removal requests:"]
+        lines += [f"- {text(name)}: {text(state)}" for name, state in r.removals]
     lines += ["", "## What is out there about you", ""]
     for k in r.kinds:
         if k.count:
@@ -108,6 +111,23 @@ def render_view(r: ReportView) -> str:
             where = f"not seen on the {checked} we could check; unknown on the other {unknown}"
         lines.append(f"- {k.label}: {where}")
 
+    if r.drop:
+        lines += ["", "## You have a California address: one request reaches every registered broker", ""]
+        lines.append(
+            "California's Delete Request and Opt-out Platform (DROP) sends one deletion request to every data broker"
+            " in the state's registry; since 1 August 2026 registered brokers must process it every 45 days: "
+            + link(r.drop.link)
+        )
+        if r.drop.registered:
+            lines.append(f"Of the sites that list you, DROP reaches {_names(r.drop.registered)}.")
+        lines.append(
+            "It does not reach brokers missing from the registry, nor public records."
+            + (
+                f" Not in the registry, so use their own opt-outs: {_names(r.drop.unregistered)}."
+                if r.drop.unregistered
+                else ""
+            )
+        )
     if r.actions:
         lines += ["", "## Removal checklist, most urgent first", ""]
         for i, a in enumerate(r.actions, 1):

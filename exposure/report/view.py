@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ..models import ByHand, ExposureKind, Outcome, ScanResult, SiteInfo, SiteResult, Status, Verdict
-from ..summary import exposed_kinds
+from ..summary import california_drop, exposed_kinds
 from .json_report import summary as json_summary
 
 # The five kinds the summary always names, even when none are out: "not seen" is news too.
@@ -257,6 +257,16 @@ class ByHandView:
 
 
 @dataclass(frozen=True)
+class DropNote:
+    """California's one-request deletion platform, for a person with a California address."""
+
+    link: Link
+    registered: tuple[SiteRef, ...]  # sites listing the user that DROP reaches (registered brokers)
+    unregistered: tuple[SiteRef, ...]  # sites listing the user that it does not reach: their own opt-outs
+    registered_in_scan: int
+
+
+@dataclass(frozen=True)
 class NotListed:
     result: SiteResult
     searched: tuple[str, ...]  # query kinds, never values: "name", "phone"
@@ -278,6 +288,7 @@ class ReportView:
     by_hand: tuple[ByHandView, ...] = ()
     headline: str = ""
     outcome: str = ""
+    drop: DropNote | None = None
 
     @property
     def changes(self) -> str:
@@ -301,6 +312,14 @@ class ReportView:
         if c is None:
             return ()
         return tuple((c.gone_details[f].site_name, c.gone_details[f].url) for f in c.gone if f in c.gone_details)
+
+    @property
+    def removals(self) -> tuple[tuple[str, str], ...]:
+        """(site, where its removal request stands) for each request the user recorded."""
+        return tuple(
+            (r.site_name if r.site_name == r.requested_from else f"{r.site_name} (through {r.requested_from})", r.text)
+            for r in self.scan.removals
+        )
 
     @property
     def first_actions(self) -> tuple[Action, ...]:
@@ -573,6 +592,19 @@ def build(scan: ScanResult) -> ReportView:
         by_hand=by_hand,
         headline=str(numbers["headline"]),
         outcome=str(numbers["outcome"]),
+        drop=_drop_note(scan, sites),
+    )
+
+
+def _drop_note(scan: ScanResult, sites: _Sites) -> DropNote | None:
+    facts = california_drop(scan)
+    if facts is None:
+        return None
+    return DropNote(
+        Link.of(facts["url"]),
+        tuple(sites.ref(i) for i in facts["registered_listing_you"]),
+        tuple(sites.ref(i) for i in facts["not_registered_listing_you"]),
+        int(facts["registered_in_scan"]),
     )
 
 

@@ -1,0 +1,81 @@
+"""Page analysis in worker processes: the same verdicts as in threads, pages in compressed, and a page past its
+budget is that page's failure, with its worker replaced, never a stuck scan."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import replace
+from pathlib import Path
+
+from conftest import fast_options, run_scan
+from servers import Canned, LocalServer
+from test_drift import OLD_RULE, card, page
+
+from exposure.models import Outcome, Status
+from exposure.profile import Profile
+from exposure.rules import load_rule
+
+JANE = card("Jane M Testwood", '<div class="subtitle">Age 47 • Springfield, IL</div>')
+NOBODY = "<div id='no-results'>No records match your search.</div>"
+
+
+def rules_for(tmp_path: Path, servers: list[LocalServer]) -> list:  # type: ignore[type-arg]
+    import textwrap
+
+    out = []
+    for i, server in enumerate(servers):
+        host = server.base.removeprefix("http://")
+        text = OLD_RULE.format(
+            id=f"s{i}", host=host, base=server.base, expect='["age"]', extra="", location="span.location"
+        )
+        path = tmp_path / f"s{i}.toml"
+        path.write_text(textwrap.dedent(text))
+        out.append(load_rule(path))
+    return out
+
+
+def gzipped(body: str) -> Canned:
+    return Canned(gzip.compress(body.encode()), headers={"Content-Encoding": "gzip"})
+
+
+def test_processes_give_the_verdicts_threads_give(tmp_path: Path, profile: Profile) -> None:
+    with (
+        LocalServer({"/name/jane-testwood": gzipped(page(JANE))}, fallback=gzipped(page(NOBODY))) as listed,
+        LocalServer(fallback=gzipped(page(NOBODY))) as empty,
+    ):
+        rules = rules_for(tmp_path, [listed, empty])
+        by_process = run_scan(profile, rules, replace(fast_options(), analysis_processes=True, analysis_workers=2))
+        by_thread = run_scan(profile, rules, replace(fast_options(), analysis_processes=False))
+    for scanned in (by_process, by_thread):
+        assert [s.status for s in scanned.sites] == [Status.FOUND, Status.NOT_FOUND]
+    assert [len(s.user_listings) for s in by_process.sites] == [len(s.user_listings) for s in by_thread.sites]
+
+
+def test_a_page_past_its_budget_is_that_pages_failure(tmp_path: Path, profile: Profile) -> None:
+    # a page of 480 cards takes a good part of a second to read: far more than a budget of 50 ms
+    many = "".join(
+        card(f"Jane Testwood {i}th", f'<div class="subtitle">Age {20 + i % 50} • Tucson, AZ</div>') for i in range(480)
+    )
+    routes = {"/name/jane-testwood": Canned(page(many + JANE))}
+    with LocalServer(routes, fallback=Canned(page(NOBODY))) as server:
+        rules = rules_for(tmp_path, [server])
+        options = replace(fast_options(), analysis_processes=True, analysis_workers=1, analysis_budget=0.05)
+        starved = run_scan(profile, rules, options).sites[0]
+        # the pool replaced its worker: a normal budget afterwards reads the same pages
+        fine = run_scan(profile, rules, replace(options, analysis_budget=15.0)).sites[0]
+    assert starved.status is Status.COULD_NOT_CHECK and starved.reason is Outcome.ERROR
+    assert "took longer than" in starved.detail and "rule s0" in starved.detail
+    assert fine.status is Status.FOUND
+
+
+def test_a_gzip_bomb_is_cut_off_where_the_page_is_read(tmp_path: Path, profile: Profile) -> None:
+    bomb = gzip.compress(b"<html><body>" + b"A" * (64 * 1024 * 1024) + b"</body></html>", 9)
+    with (
+        LocalServer(fallback=Canned(bomb, headers={"Content-Encoding": "gzip"})) as hostile,
+        LocalServer({"/name/jane-testwood": Canned(page(JANE))}, fallback=Canned(page(NOBODY))) as listed,
+    ):
+        rules = rules_for(tmp_path, [hostile, listed])
+        scanned = run_scan(profile, rules, replace(fast_options(), analysis_processes=True, analysis_workers=2))
+    bombed, found = scanned.sites
+    assert bombed.status is Status.COULD_NOT_CHECK and "larger than" in bombed.detail
+    assert found.status is Status.FOUND
