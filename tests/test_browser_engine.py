@@ -508,3 +508,20 @@ def test_scan_interactive_flag_reaches_the_engine(
     assert plain.exit_code == 3 and asked.exit_code == 3, asked.output
     details = [json.loads(p.read_text())["sites"][0]["detail"] for p in sorted(out.glob("*.json"))]
     assert any("needs a screen" in d for d in details) and any("needs a screen" not in d for d in details)
+
+
+def test_a_browser_listing_hands_its_rendered_page_to_evidence(tmp_path: Path, profile: Profile) -> None:
+    """Evidence (issue 13) keeps the pages behind the user's listings: for a browser site, the rendered page
+    that showed the listing, with the time it was read."""
+    from exposure.models import SitePages
+
+    routes = {"/name/jane-testwood/il": Canned(inline([JANE]))}
+    kept: list[SitePages] = []
+    with LocalServer(routes, fallback=Canned(inline([]))) as server:
+        rule = write_rule(tmp_path, server)
+        result = asyncio.run(scan(profile, [rule], options(), on_pages=kept.append))
+    assert only(result).status is Status.FOUND
+    (pages,) = kept
+    (page,) = pages.pages
+    assert page.url == f"{server.base}/name/jane-testwood/il" and page.fetched_at.endswith("Z")
+    assert b'<h2 class="name">Jane M Testwood</h2>' in page.body  # built by the script: not in what was sent
