@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import os
 import sys
@@ -371,9 +372,12 @@ class BrowserEngine:
             return browser
 
     async def _launch(self, visible: bool) -> Browser:
-        before = descendants()  # only what the engine starts is reniced
+        before = await asyncio.to_thread(descendants)  # only what the engine starts is reniced
         if self._playwright is None:
             try:
+                # imported off the event loop: importing Playwright takes a few hundred ms of CPU, and the plain
+                # sites' requests must not stall behind it
+                await asyncio.to_thread(importlib.import_module, "playwright.async_api")
                 from playwright.async_api import async_playwright
             except ImportError:
                 raise Unavailable(
@@ -392,8 +396,8 @@ class BrowserEngine:
                 raise Unavailable(f"the browser engine could not start Playwright ({_short(exc)})") from exc
             if self.settings.nice:
                 # Playwright's driver first: Chromium, which it starts next, inherits its priority from the start
-                self._ours = descendants() - before
-                lower_priority(self._ours, self.settings.nice)
+                self._ours = await asyncio.to_thread(descendants) - before
+                await asyncio.to_thread(lower_priority, self._ours, self.settings.nice)
         args = list(LAUNCH_ARGS)
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.append("--no-sandbox")  # Chromium's sandbox refuses to start as root (containers, test machines)
@@ -407,8 +411,8 @@ class BrowserEngine:
         except Exception as exc:
             raise Unavailable(f"the browser engine could not start Chromium ({_short(exc)})") from exc
         if self.settings.nice:
-            self._ours |= descendants() - before
-            lower_priority(self._ours, self.settings.nice)
+            self._ours |= await asyncio.to_thread(descendants) - before
+            await asyncio.to_thread(lower_priority, self._ours, self.settings.nice)
             if self._renicer is None:
                 self._renicer = asyncio.ensure_future(self._keep_nice())
         return browser
