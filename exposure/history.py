@@ -12,9 +12,9 @@ from typing import Any
 
 import platformdirs
 
+from .files import write_private
 from .findings import current_findings, diff
 from .models import Remembered, ScanDiff, ScanResult
-from .profile import write_private
 
 
 def default_history_dir() -> Path:

@@ -6,7 +6,6 @@ queries sent to the sites themselves, and is written 0600 in a 0700 folder.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +16,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ProfileError
+from .files import write_private as write_private  # re-exported for callers of the old place
 from .normalize import Address, PersonName, parse_address, parse_name, phone_digits, state_abbr
 from .tomlfile import raise_invalid, read_toml
 
@@ -172,21 +172,6 @@ def dump_profile(data: ProfileFile) -> str:
         values: list[str] = getattr(data, key)
         lines.append(f"{key} = [{', '.join(_toml_str(v) for v in values)}]")
     return "\n".join(lines) + "\n"
-
-
-def write_private(path: Path, content: str | bytes) -> None:
-    """Write a file 0600 in a folder made 0700, never readable by others even for an instant."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def place_label(city: str, state: str) -> str:

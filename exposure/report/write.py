@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..files import write_private
 from ..models import ScanResult
-from ..profile import write_private
 from .interface import Format, Reporter
 
 
