@@ -20,6 +20,8 @@ from .files import write_private as write_private  # re-exported for callers of 
 from .normalize import Address, PersonName, parse_address, parse_name, phone_digits, state_abbr
 from .tomlfile import raise_invalid, read_toml
 
+MAX_PROFILE_BYTES = 256 * 1024  # a profile with 20 of everything is under 10 KB
+
 
 class ProfileFile(BaseModel):
     """The profile TOML as the user writes it."""
@@ -146,11 +148,15 @@ def from_file_model(data: ProfileFile) -> Profile:
 
 def load_profile(path: Path) -> Profile:
     """Read, validate and normalise a profile; raise ProfileError naming the file, field and problem."""
-    text, raw = read_toml(path, ProfileError, missing="no profile here; create one with `exposure init`")
+    text, raw = read_toml(
+        path, ProfileError, missing="no profile here; create one with `exposure init`", max_bytes=MAX_PROFILE_BYTES
+    )
     try:
         data = ProfileFile.model_validate(raw)
     except ValidationError as exc:
         raise_invalid(path, text, exc, ProfileError, "field")
+    except RecursionError as exc:
+        raise ProfileError(path, "", "arrays or inline tables are nested too deeply") from exc
     return from_file_model(data)
 
 
