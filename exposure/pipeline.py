@@ -397,6 +397,10 @@ async def scan(
         interrupted=interrupted,
         profile_label=profile.name.original,
         tool_version=__version__,
-        extra={"requests": str(fetcher.requests_sent), "seconds": f"{time.monotonic() - t0:.2f}"},
+        extra={
+            "requests": str(fetcher.requests_sent),
+            "seconds": f"{time.monotonic() - t0:.2f}",
+            "max_requests_per_site": str(options.fetch.max_requests_per_site),
+        },
         by_hand=tuple(by_hand),
     )
