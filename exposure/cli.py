@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
@@ -132,7 +133,8 @@ OpenOpt = Annotated[bool, typer.Option("--open", help="Open the HTML report in y
 
 
 def _fail(exc: ConfigError | str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    # soft_wrap: one line however long the path, so it can be read, copied and grepped whole
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -292,7 +294,7 @@ def _scan_and_report(
     except OSError as exc:
         raise _fail(_output_failure("the reports to", out_dir, exc)) from exc
     if warning and verbosity is not Verbosity.QUIET:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
     names = [r.name or r.id for r in catalog.rules]
     mode = progress and verbosity is not Verbosity.QUIET
@@ -348,7 +350,7 @@ def _scan_and_report(
     if open_report and paths:
         _open_in_browser(paths)
     for problem in problems:
-        console.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
     if problems:
         return EXIT_INTERRUPTED if result.interrupted else EXIT_BAD_INPUT
     return exit_code(result)
