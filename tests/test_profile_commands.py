@@ -134,7 +134,7 @@ def test_ignore_keeps_the_profile_as_written(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     text = path.read_text()
     # comments, order and the country key survive; only the new URL is added
-    assert text == PROFILE_TEXT.replace("]\n", '  "https://b.example/p/2",\n]\n')
+    assert text == PROFILE_TEXT.removesuffix("]\n") + '  "https://b.example/p/2",\n]\n'
     for kept in ("# my profile: keep it private", "# legal name", 'country = "US"', "# the Tucson one"):
         assert kept in text
     assert text.index("birth_year") < text.index("country") < text.index("phones")
