@@ -96,6 +96,7 @@ class Classification:
 
     outcome: Outcome
     detail: str = ""  # "Cloudflare challenge", "no-results selector #notfound matched", ...
+    raw: str = ""  # the technical cause of a failure (an exception's class), for the JSON report only
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ class SiteResult:
     verdicts: tuple[Verdict, ...]
     opt_out: OptOut | None
     interrupted: bool = False
+    raw_detail: str = ""  # the technical cause when the site's handling failed, for the JSON report only
 
     @property
     def user_listings(self) -> tuple[Verdict, ...]:

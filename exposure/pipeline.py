@@ -107,7 +107,7 @@ def _unread(verdict: Verdict, why: str) -> Verdict:
 
 
 def site_verdict(
-    state: _SiteState, interrupted: bool = False, extra_reason: tuple[Outcome, str] | None = None
+    state: _SiteState, interrupted: bool = False, extra_reason: tuple[Outcome, str] | None = None, raw: str = ""
 ) -> SiteResult:
     """The site's status from everything its requests answered."""
     rule = state.rule
@@ -152,6 +152,7 @@ def site_verdict(
         verdicts=verdicts,
         opt_out=rule.opt_out_info(),
         interrupted=interrupted,
+        raw_detail=raw,
     )
 
 
@@ -190,7 +191,9 @@ class Scanner:
             )
         except Exception as exc:  # a bug met on one site's pages ends that site, never the scan
             self._cancel_pages(rule)
-            return site_verdict(state, extra_reason=(Outcome.ERROR, _failed_rule(rule, exc)))
+            return site_verdict(
+                state, extra_reason=(Outcome.ERROR, _failed_rule(rule, exc)), raw=f"{type(exc).__name__}: {exc}"[:500]
+            )
         return site_verdict(state)
 
     def _cancel_pages(self, rule: Rule) -> None:
@@ -217,7 +220,7 @@ class Scanner:
                     page.status,
                     detail,
                     page.final_url,
-                    page.raw,
+                    reading.classification.raw or page.raw,
                 )
             )
             if reading.cut:
@@ -290,7 +293,7 @@ class Scanner:
                             page.status,
                             "" if classification.outcome is Outcome.RESULTS else classification.detail,
                             page.final_url,
-                            page.raw,
+                            classification.raw or page.raw,
                         )
                     )
                 if isinstance(read, DetailReading):
@@ -313,7 +316,11 @@ class Scanner:
 
 
 def _failed_rule(rule: Rule, exc: Exception) -> str:
-    return f"rule {rule.id} failed on this site ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+    """In plain words: the exception's class is for the JSON's raw_detail, not for people."""
+    message = " ".join(str(exc).split())[:200]
+    return f"rule {rule.id} failed on this site (a bug in exposure or in the rule" + (
+        f": {message})" if message else ")"
+    )
 
 
 NO_NETWORK = "no network: nothing can be checked (the first sites' addresses could not be found (DNS))"

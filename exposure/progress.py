@@ -89,14 +89,20 @@ class ScanProgress:
         if self._bar is None or self.verbosity is Verbosity.VERBOSE:
             width = len(str(self.total))
             self.console.print(
-                f"[{self.done:>{width}}/{self.total}] {name}: {site_line(s)}", markup=False, highlight=False
+                f"[{self.done:>{width}}/{self.total}] {name}: {site_line(s)}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
             )
         if self.verbosity is Verbosity.VERBOSE:
             for q in s.queries:
                 status = f" (HTTP {q.http_status})" if q.http_status else ""
                 detail = f": {q.detail}" if q.detail else ""
                 self.console.print(
-                    f"    {q.query.label}: {q.outcome.value}{status}{detail}", markup=False, highlight=False
+                    f"    {q.query.label}: {q.outcome.value}{status}{detail}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
                 )
 
     def note(self, text: str) -> None:
