@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from typer.core import TyperCommand, TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from . import __version__
 from .errors import ConfigError
@@ -39,10 +39,13 @@ from .summary import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_INTERRUPTED, ScanOutcome, 
 
 
 def _plain_flags(params: list[Any]) -> list[Any]:
-    """Flags take no value, so their help shows none: Typer would print a raw `<bool>` beside each."""
+    """Help without raw type names: Typer prints `<bool>` beside each flag (which takes no value) and the
+    Python type beside each argument (`<str>`), where the argument's name already says what to give."""
     for p in params:
         if isinstance(p, TyperOption) and p.is_flag and p.metavar is None:
             p.metavar = ""
+        elif isinstance(p, TyperArgument):
+            p.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
     return params
 
 
