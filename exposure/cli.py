@@ -449,6 +449,7 @@ def demo(
             out.print(
                 "The demo sites stay up so the report's listing and opt-out links work: press Ctrl-C to stop them.",
                 highlight=False,
+                soft_wrap=True,
             )
             _serve_until_interrupted()
         elif code not in (EXIT_INTERRUPTED, EXIT_BAD_INPUT) and verbosity is not Verbosity.QUIET:
