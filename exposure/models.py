@@ -132,6 +132,7 @@ class Exposure:
     matches_profile: bool
     evidence: str = ""
     partial: bool = False  # masked on the page ("(217) 348-XXXX"): never a full match
+    profile_index: int | None = None  # which of the profile's addresses it is (0: the current one)
 
 
 @dataclass(frozen=True)
