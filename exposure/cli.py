@@ -561,10 +561,12 @@ def init(
         field = ".".join(str(p) for p in err["loc"])
         raise _fail(f"{field}: {err['msg'].removeprefix('Value error, ')}") from exc
     try:
-        private_folder(path.parent)
+        _created, warning = private_folder(path.parent)
         write_private(path, dump_profile(data))
     except OSError as exc:
         raise _fail(_output_failure("the profile", path, exc)) from exc
+    if warning:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     out.print(f"Profile written to {path} (readable only by you).", highlight=False, soft_wrap=True)
     scan_cmd_line = "exposure scan" if path == default_profile_path().absolute() else f"exposure scan --profile {path}"
     out.print(

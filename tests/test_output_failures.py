@@ -44,10 +44,16 @@ def test_an_existing_out_folder_keeps_its_mode_and_is_warned_about(tmp_path: Pat
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o755)
+    history = tmp_path / "history"
+    history.mkdir()
+    history.chmod(0o750)
     with LocalServer(fallback=Canned(page(NO_RESULTS))) as server:
-        result = runner.invoke(app, scan_args(tmp_path, server.base, shared, "--no-history", "--format", "json"))
+        result = runner.invoke(
+            app, scan_args(tmp_path, server.base, shared, "--history-dir", str(history), "--format", "json")
+        )
     assert result.exit_code == 0, result.output
-    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755 and stat.S_IMODE(history.stat().st_mode) == 0o750
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in history.iterdir()) and any(history.iterdir())
     assert "can be listed by every user" in result.output
     (report,) = shared.glob("*.json")
     assert stat.S_IMODE(report.stat().st_mode) == 0o600
