@@ -114,7 +114,7 @@ def _unread(verdict: Verdict, why: str) -> Verdict:
 
 
 def site_verdict(
-    state: _SiteState, interrupted: bool = False, extra_reason: tuple[Outcome, str] | None = None
+    state: _SiteState, interrupted: bool = False, extra_reason: tuple[Outcome, str] | None = None, raw: str = ""
 ) -> SiteResult:
     """The site's status from everything its requests answered."""
     rule = state.rule
@@ -159,6 +159,7 @@ def site_verdict(
         verdicts=verdicts,
         opt_out=rule.opt_out_info(),
         interrupted=interrupted,
+        raw_detail=raw,
     )
 
 
@@ -221,7 +222,9 @@ class Scanner:
             )
         except Exception as exc:  # a bug met on one site's pages ends that site, never the scan
             self._cancel_pages(rule)
-            return site_verdict(state, extra_reason=(Outcome.ERROR, _failed_rule(rule, exc)))
+            return site_verdict(
+                state, extra_reason=(Outcome.ERROR, _failed_rule(rule, exc)), raw=f"{type(exc).__name__}: {exc}"[:500]
+            )
         finally:
             self._forget_pages(rule)
         return site_verdict(state)
@@ -275,7 +278,7 @@ class Scanner:
                     page.status,
                     detail,
                     page.final_url,
-                    page.raw,
+                    reading.classification.raw or page.raw,
                 )
             )
             if reading.cut:
@@ -349,7 +352,7 @@ class Scanner:
                             page.status,
                             "" if classification.outcome is Outcome.RESULTS else classification.detail,
                             page.final_url,
-                            page.raw,
+                            classification.raw or page.raw,
                         )
                     )
                 if isinstance(read, DetailReading):
@@ -372,7 +375,11 @@ class Scanner:
 
 
 def _failed_rule(rule: Rule, exc: Exception) -> str:
-    return f"rule {rule.id} failed on this site ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+    """In plain words: the exception's class is for the JSON's raw_detail, not for people."""
+    message = " ".join(str(exc).split())[:200]
+    return f"rule {rule.id} failed on this site (a bug in exposure or in the rule" + (
+        f": {message})" if message else ")"
+    )
 
 
 def new_scan_id(now: datetime | None = None) -> str:
@@ -470,7 +477,11 @@ async def scan(
         interrupted=interrupted,
         profile_label=profile.name.original,
         tool_version=__version__,
-        extra={"requests": str(fetcher.requests_sent), "seconds": f"{time.monotonic() - t0:.2f}"},
+        extra={
+            "requests": str(fetcher.requests_sent),
+            "seconds": f"{time.monotonic() - t0:.2f}",
+            "max_requests_per_site": str(options.fetch.max_requests_per_site),
+        },
         by_hand=tuple(by_hand),
         profile_states=profile.states,
     )
