@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from .cli import _fail, _load_rules, _print_removals, app, console, out
+from .cli import HELP, _Command, _fail, _Group, _load_rules, _print_removals, app, console, out
 from .errors import ConfigError, HistoryError
 from .history import History, ScanRow, default_history_dir
 from .models import Status
@@ -23,7 +23,12 @@ from .report.write import reporter_for
 from .rules import ManualSite, Rule
 from .summary import EXIT_BAD_INPUT, EXIT_CLEAN
 
-evidence_app = typer.Typer(help="Export and verify the evidence kept for your listings.", no_args_is_help=True)
+evidence_app = typer.Typer(
+    cls=_Group,
+    help="Export and verify the evidence kept for your listings.",
+    no_args_is_help=True,
+    context_settings=HELP,
+)
 app.add_typer(evidence_app, name="evidence")
 
 HistoryOpt = Annotated[
@@ -54,7 +59,7 @@ def _find(history: History, ref: str | None, default: int = -1) -> ScanRow:
         raise _fail(exc if isinstance(exc, HistoryError) else "there is no earlier scan to compare with") from exc
 
 
-@app.command("history")
+@app.command("history", cls=_Command)
 def history_cmd(history_dir: HistoryOpt = None) -> None:
     """List the scans remembered, oldest first, with what each found."""
     with _history(history_dir) as h:
@@ -76,7 +81,7 @@ def history_cmd(history_dir: HistoryOpt = None) -> None:
             out.print("The last scan did not finish: `exposure scan --resume` finishes it.")
 
 
-@app.command("diff")
+@app.command("diff", cls=_Command)
 def diff_cmd(
     old: Annotated[
         str | None, typer.Argument(help="The earlier scan: number in `exposure history` or id prefix.")
@@ -129,7 +134,7 @@ def diff_cmd(
         )
 
 
-@evidence_app.command("export")
+@evidence_app.command("export", cls=_Command)
 def evidence_export(
     scan_ref: Annotated[
         str | None, typer.Argument(metavar="[SCAN]", help="Number or id prefix (default: the newest).")
@@ -167,7 +172,7 @@ def evidence_export(
     out.print("Write this down or send it to yourself: `exposure evidence verify` shows it again for comparison.")
 
 
-@evidence_app.command("verify")
+@evidence_app.command("verify", cls=_Command)
 def evidence_verify(zip_path: Annotated[Path, typer.Argument(metavar="ZIP", help="An evidence zip.")]) -> None:
     """Re-check every hash in an evidence zip; names each file that changed (exit 1)."""
     from .evidence import verify
@@ -198,7 +203,7 @@ def _covered(rules: list[Rule | ManualSite], rule: Rule | ManualSite) -> list[st
     return [rule.id, *(r.id for r in rules if r.id != rule.id and r.domain in covers)]
 
 
-@app.command()
+@app.command(cls=_Command)
 def optout(
     site: Annotated[str, typer.Argument(help="The site's id, domain or name; or `drop` for California's DROP.")],
     asked: Annotated[
@@ -278,7 +283,7 @@ def optout(
     )
 
 
-@app.command("removals")
+@app.command("removals", cls=_Command)
 def removals_cmd(history_dir: HistoryOpt = None) -> None:
     """Where every removal request stands: still listed, overdue, gone, back."""
     with _history(history_dir) as h:
@@ -289,7 +294,7 @@ def removals_cmd(history_dir: HistoryOpt = None) -> None:
     _print_removals(items)
 
 
-@app.command()
+@app.command(cls=_Command)
 def letter(
     site: Annotated[str, typer.Argument(help="The site's id, domain or name.")],
     law: Annotated[Law, typer.Option(help="ccpa (California), gdpr (EU, UK), or generic.")] = Law.GENERIC,
@@ -331,7 +336,7 @@ def letter(
     out.print("It repeats only what the listings show. Fill in the two \\[bracketed] lines before sending.")
 
 
-@app.command()
+@app.command(cls=_Command)
 def forget(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     profile: Annotated[Path | None, typer.Option("--profile", help="The profile to delete (default: yours).")] = None,

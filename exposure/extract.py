@@ -29,6 +29,17 @@ FIELD_KINDS: dict[str, ExposureKind] = {
     "emails": ExposureKind.EMAIL,
     "relatives": ExposureKind.RELATIVE,
 }
+# How a field of a site's embedded data is named in the evidence a person reads: their words, not our keys.
+FIELD_WORDS: dict[str, str] = {
+    "name": "name",
+    "aliases": "also known as",
+    "age": "age",
+    "location": "lives in",
+    "addresses": "address",
+    "phones": "phone",
+    "emails": "email",
+    "relatives": "relative",
+}
 MAX_LISTINGS = 500  # per page; a page with more is cut (and the site "could not check"), not parsed without end
 MAX_VALUE = 300  # characters kept of one value
 # Where else a listing's link hides when its selector's attribute is empty: sites that open a card with a
@@ -190,7 +201,9 @@ def read_embedded(
                     for text in _json_values(found):
                         text = " ".join(text.split())[:MAX_VALUE]
                         if text:
-                            values.setdefault(FIELD_KINDS[key], []).append(Evidence(text, f"{key}: {text}"))
+                            values.setdefault(FIELD_KINDS[key], []).append(
+                                Evidence(text, f"{FIELD_WORDS[key]}: {text}")
+                            )
                 link = jmespath.search(spec.link, person) if spec.link else None
                 url = base_url
                 if isinstance(link, str) and link:

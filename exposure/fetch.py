@@ -59,6 +59,10 @@ class FetchSettings:
     backoff: float = 1.0  # first retry waits about this long, then doubles, with jitter
     retry_after_cap: float = 60.0  # a longer Retry-After makes the site rate_limited at once
     concurrency: int = 32  # requests in flight across all sites
+    # Requests to one site (a rule's domain) in one scan, retries and redirect hops included. Every request
+    # past it is not sent and ends `skipped`: a large profile, or a rule that pages and opens detail pages
+    # without end, never hammers one site. 8 searches x 3 pages x 2 tries + 10 detail pages is far below.
+    max_requests_per_site: int = 100
     user_agent: str = USER_AGENT
     # host -> "127.0.0.1:PORT": send requests for host to a local server instead (like curl --connect-to),
     # keeping the URL and Host header; how contract tests run real-site rules against fixture pages.
@@ -396,6 +400,7 @@ class Fetcher:
         self._client: httpx.AsyncClient | None = None
         self._transport: AiohttpTransport | None = None
         self.requests_sent = 0
+        self.sent_to: dict[str, int] = {}  # requests per rule domain, for `max_requests_per_site`
         self.answers = 0  # responses of any kind: proof that the network works
         self.unreachable = 0  # requests whose host could not be found (DNS): a sign of no network
 
@@ -498,7 +503,7 @@ class Fetcher:
     async def _follow(self, url: str, domain: str, started: float, cookies: SiteCookies | None) -> Page:
         current = url
         for _hop in range(self.settings.max_redirects + 1):
-            response = await self._open(current, cookies)
+            response = await self._open(current, cookies, domain)
             try:
                 if cookies is not None:
                     cookies.update(response.headers.get_list("set-cookie"), current)
@@ -525,10 +530,14 @@ class Fetcher:
                 await response.aclose()
         raise _Failure(Outcome.ERROR, f"more than {self.settings.max_redirects} redirects", final_url=current)
 
-    async def _open(self, url: str, cookies: SiteCookies | None = None) -> httpx.Response:
+    async def _open(self, url: str, cookies: SiteCookies | None = None, domain: str = "") -> httpx.Response:
         assert self._client is not None and self._transport is not None, "use Fetcher as an async context manager"
         if self.offline:
             raise _Failure(Outcome.ERROR, NO_NETWORK, final_url=url)
+        cap = self.settings.max_requests_per_site
+        if self.sent_to.get(domain, 0) >= cap:
+            raise _Failure(Outcome.SKIPPED, f"not requested: this scan sends at most {cap} requests to one site")
+        self.sent_to[domain] = self.sent_to.get(domain, 0) + 1
         target, headers = self._route(url)
         if cookies is not None and cookies.header():
             headers["Cookie"] = cookies.header()

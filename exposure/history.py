@@ -28,9 +28,9 @@ import platformdirs
 from pydantic import TypeAdapter, ValidationError
 
 from .errors import HistoryError
+from .files import write_private
 from .findings import current_findings, diff, finding_id
 from .models import ByHand, Remembered, ScanDiff, ScanResult, SiteResult, Status
-from .profile import write_private
 from .removal import Observation, Request
 
 DB_NAME = "exposure.sqlite3"

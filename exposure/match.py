@@ -256,12 +256,17 @@ def judge(listing: Listing, profile: Profile, today: date | None = None) -> Verd
                 city_hits.add((place.city, ""))
     addr_candidates.extend((a, raw, _snippet(text, raw)) for a, raw in find_addresses(text, profile.houses))
     for addr, raw, snippet in addr_candidates:
-        mine = any(addr.same_place(m) for m in profile.addresses)
+        index = next((i for i, m in enumerate(profile.addresses) if addr.same_place(m)), None)
+        mine = index is not None
         if mine and not any(addr.same_place(a) for a, _ in address_hits):
             address_hits.append((addr, raw))
         if addr.state:
             places.add((addr.city, addr.state))
-        out.add(ExposureKind.ADDRESS, f"{addr.street}|{addr.unit}", Exposure(ExposureKind.ADDRESS, raw, mine, snippet))
+        out.add(
+            ExposureKind.ADDRESS,
+            f"{addr.street}|{addr.unit}",
+            Exposure(ExposureKind.ADDRESS, raw, mine, snippet, profile_index=index),
+        )
     for _, a in address_hits:
         reasons.append(f"address {a} matches")
     if address_hits:

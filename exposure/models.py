@@ -112,6 +112,7 @@ class Classification:
 
     outcome: Outcome
     detail: str = ""  # "Cloudflare challenge", "no-results selector #notfound matched", ...
+    raw: str = ""  # the technical cause of a failure (an exception's class), for the JSON report only
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ class Exposure:
     matches_profile: bool
     evidence: str = ""
     partial: bool = False  # masked on the page ("(217) 348-XXXX"): never a full match
+    profile_index: int | None = None  # which of the profile's addresses it is (0: the current one)
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ class SiteResult:
     verdicts: tuple[Verdict, ...]
     opt_out: OptOut | None
     interrupted: bool = False
+    raw_detail: str = ""  # the technical cause when the site's handling failed, for the JSON report only
 
     @property
     def user_listings(self) -> tuple[Verdict, ...]:

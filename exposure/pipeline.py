@@ -121,7 +121,7 @@ def _unread(verdict: Verdict, why: str) -> Verdict:
 
 
 def site_verdict(
-    state: _SiteState, interrupted: bool = False, extra_reason: tuple[Outcome, str] | None = None
+    state: _SiteState, interrupted: bool = False, extra_reason: tuple[Outcome, str] | None = None, raw: str = ""
 ) -> SiteResult:
     """The site's status from everything its requests answered."""
     rule = state.rule
@@ -166,6 +166,7 @@ def site_verdict(
         verdicts=verdicts,
         opt_out=rule.opt_out_info(),
         interrupted=interrupted,
+        raw_detail=raw,
     )
 
 
@@ -236,7 +237,9 @@ class Scanner:
             )
         except Exception as exc:  # a bug met on one site's pages ends that site, never the scan
             self._cancel_pages(rule)
-            return site_verdict(state, extra_reason=(Outcome.ERROR, _failed_rule(rule, exc)))
+            return site_verdict(
+                state, extra_reason=(Outcome.ERROR, _failed_rule(rule, exc)), raw=f"{type(exc).__name__}: {exc}"[:500]
+            )
         finally:
             self._forget_pages(rule)
             if rule.engine == "browser" and self.browser is not None:
@@ -293,7 +296,7 @@ class Scanner:
                     page.status,
                     detail,
                     page.final_url,
-                    page.raw,
+                    reading.classification.raw or page.raw,
                 )
             )
             if reading.cut:
@@ -369,7 +372,7 @@ class Scanner:
                                 "" if classification.outcome is Outcome.RESULTS else classification.detail, page
                             ),
                             page.final_url,
-                            page.raw,
+                            classification.raw or page.raw,
                         )
                     )
                 if isinstance(read, DetailReading):
@@ -402,7 +405,11 @@ def _with_refused(detail: str, page: Page) -> str:
 
 
 def _failed_rule(rule: Rule, exc: Exception) -> str:
-    return f"rule {rule.id} failed on this site ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+    """In plain words: the exception's class is for the JSON's raw_detail, not for people."""
+    message = " ".join(str(exc).split())[:200]
+    return f"rule {rule.id} failed on this site (a bug in exposure or in the rule" + (
+        f": {message})" if message else ")"
+    )
 
 
 def new_scan_id(now: datetime | None = None) -> str:
@@ -506,6 +513,7 @@ async def scan(
         extra={
             "requests": str(fetcher.requests_sent),
             "seconds": f"{time.monotonic() - t0:.2f}",
+            "max_requests_per_site": str(options.fetch.max_requests_per_site),
             **(
                 {"browser_pages": str(browser.pages_loaded), "browser_blocked": str(sum(browser.refused.values()))}
                 if browser.pages_loaded

@@ -6,19 +6,43 @@ queries sent to the sites themselves, and is written 0600 in a 0700 folder.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
 
+import phonenumbers
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import ProfileError
+from .files import write_private as write_private  # re-exported for callers of the old place
 from .normalize import Address, PersonName, parse_address, parse_name, phone_digits, state_abbr
 from .tomlfile import raise_invalid, read_toml
+
+
+def phone_problem(raw: str, country: str = "US") -> str:
+    """Why `raw` is not a full phone number of `country` (or with its own +code), or "" when it is one.
+
+    A full number is needed: a 7-digit local number or a 9-digit typo would search every site for
+    someone else's number. The fictional 555-01xx numbers of films and of our fixtures are full numbers.
+    """
+    digits = re.sub(r"\D", "", raw)
+    try:
+        number = phonenumbers.parse(raw, country)
+    except phonenumbers.NumberParseException:
+        return f"{raw!r} is not a phone number"
+    if phonenumbers.is_possible_number(number) and phonenumbers.is_valid_number(number):
+        return ""
+    region = phonenumbers.region_code_for_number(number) or country
+    return f"{raw!r} is not a full phone number for {region} ({len(digits)} digits)"
+
+
+MAX_PROFILE_BYTES = 256 * 1024  # a profile with 20 of everything is under 10 KB
+
+
+MAX_EACH = 20  # names, phones, emails, addresses, relatives: each one multiplies the searches sent to every site
 
 
 class ProfileFile(BaseModel):
@@ -26,6 +50,8 @@ class ProfileFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # first, so the phone check knows the country (pydantic validates fields in this order)
+    country: str = "US"
     name: str = Field(min_length=1)
     aliases: list[str] = []  # nicknames, maiden and other former names
     birth_year: int | None = Field(default=None, ge=1900, le=date.today().year)
@@ -34,7 +60,13 @@ class ProfileFile(BaseModel):
     addresses: list[str] = []  # the first is the current one
     relatives: list[str] = []
     not_me: list[str] = []  # listing URLs the user has said are someone else
-    country: str = "US"
+
+    @field_validator("aliases", "phones", "emails", "addresses", "relatives", mode="before")
+    @classmethod
+    def _bounded(cls, v: object, info: ValidationInfo) -> object:
+        if isinstance(v, list) and len(v) > MAX_EACH:
+            raise ValueError(f"at most {MAX_EACH} {info.field_name} (this profile has {len(v)})")
+        return v
 
     @field_validator("name")
     @classmethod
@@ -45,10 +77,12 @@ class ProfileFile(BaseModel):
 
     @field_validator("phones")
     @classmethod
-    def _phones(cls, v: list[str]) -> list[str]:
+    def _phones(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        country = str(info.data.get("country") or "US")
         for raw in v:
-            if len(re.sub(r"\D", "", raw)) < 7:
-                raise ValueError(f"{raw!r} has too few digits for a phone number")
+            problem = phone_problem(raw, country)
+            if problem:
+                raise ValueError(problem)
         return v
 
     @field_validator("emails")
@@ -146,11 +180,15 @@ def from_file_model(data: ProfileFile) -> Profile:
 
 def load_profile(path: Path) -> Profile:
     """Read, validate and normalise a profile; raise ProfileError naming the file, field and problem."""
-    text, raw = read_toml(path, ProfileError, missing="no profile here; create one with `exposure init`")
+    text, raw = read_toml(
+        path, ProfileError, missing="no profile here; create one with `exposure init`", max_bytes=MAX_PROFILE_BYTES
+    )
     try:
         data = ProfileFile.model_validate(raw)
     except ValidationError as exc:
         raise_invalid(path, text, exc, ProfileError, "field")
+    except RecursionError as exc:
+        raise ProfileError(path, "", "arrays or inline tables are nested too deeply") from exc
     return from_file_model(data)
 
 
@@ -172,23 +210,6 @@ def dump_profile(data: ProfileFile) -> str:
         values: list[str] = getattr(data, key)
         lines.append(f"{key} = [{', '.join(_toml_str(v) for v in values)}]")
     return "\n".join(lines) + "\n"
-
-
-def write_private(path: Path, content: str | bytes) -> None:
-    """Write a file 0600 in a folder made 0700, never readable by others even for an instant."""
-    missing = [p for p in (path.parent, *path.parent.parents) if not p.is_dir()]
-    for folder in reversed(missing):  # one by one: mkdir(parents=True) gives the ones above the umask's mode
-        folder.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def place_label(city: str, state: str) -> str:

@@ -535,6 +535,8 @@ def load_entry(path: Path) -> Rule | ManualSite:
         entry = model.model_validate(data)
     except ValidationError as exc:
         raise_invalid(path, text, exc, RuleError, "key")
+    except RecursionError as exc:
+        raise RuleError(path, "", "arrays or inline tables are nested too deeply") from exc
     if entry.id != path.stem:
         raise RuleError(
             path,

@@ -12,19 +12,52 @@ from pydantic import ValidationError
 
 from .errors import ConfigError
 
+# A key of more dotted parts than this is refused before parsing: tomllib's work grows with the square of
+# a key's parts (200 KB of `a.a.a...` took minutes), and no file of ours needs more than a handful.
+MAX_KEY_PARTS = 64
+_KEY_PART = r"""(?:[A-Za-z0-9_-]+|"[^"\\\n]*(?:\\.[^"\\\n]*)*"|'[^'\n]*')"""
+# Linear: a run is tried only from its first part (the look-behind), and every part ends unambiguously.
+_LONG_KEY = re.compile(rf"""(?<![\w"'.\\-]){_KEY_PART}(?:[ \t]*\.[ \t]*{_KEY_PART}){{{MAX_KEY_PARTS}}}""")
 
-def read_toml(path: Path, error: type[ConfigError], missing: str = "") -> tuple[str, dict[str, Any]]:
-    """The file's text and data; raise `error` saying what is wrong with it."""
+
+def _read_bounded(path: Path, max_bytes: int) -> str:
+    with path.open("rb") as f:  # read at most one byte more than allowed: a special file never ends
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"larger than {max_bytes // 1024} KB: not a file of this kind")
+    return data.decode("utf-8")
+
+
+def read_toml(
+    path: Path, error: type[ConfigError], missing: str = "", max_bytes: int = 1024 * 1024
+) -> tuple[str, dict[str, Any]]:
+    """The file's text and data; raise `error` saying what is wrong with it.
+
+    Bounded, since a file may be hostile: at most `max_bytes`, keys of at most MAX_KEY_PARTS dotted parts,
+    and nesting no deeper than the parser can go.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_bounded(path, max_bytes)
     except FileNotFoundError as exc:
         raise error(path, "", missing or f"cannot read: {exc}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(path, "", f"cannot read: {exc}") from exc
+    except IsADirectoryError as exc:
+        raise error(path, "", "cannot read: it is a folder, not a file") from exc
+    except OSError as exc:
+        raise error(path, "", f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise error(path, "", f"cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except ValueError as exc:
+        raise error(path, "", str(exc)) from exc
+    long_key = _LONG_KEY.search(text)
+    if long_key:
+        line = text.count("\n", 0, long_key.start()) + 1
+        raise error(path, f"line {line}", f"a key with more than {MAX_KEY_PARTS} dotted parts")
     try:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(path, "", f"not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise error(path, "", "arrays or inline tables are nested too deeply") from exc
 
 
 def line_of(text: str, loc: Sequence[int | str]) -> int | None:

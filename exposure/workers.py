@@ -221,18 +221,24 @@ class AnalysisPool:
         except _PageError as exc:
             return Classification(Outcome.ERROR, f"the page could not be read ({exc})")
         except Exception as exc:  # a page that breaks the reader is that page's failure, never the scan's
-            return Classification(Outcome.ERROR, f"the page could not be read ({type(exc).__name__}: {exc})"[:300])
+            # people read the detail: plain words; the exception's class goes to the JSON's raw_detail only
+            message = " ".join(str(exc).split())[:200]
+            return Classification(
+                Outcome.ERROR,
+                "the page could not be read (a bug in exposure or in the rule" + (f": {message})" if message else ")"),
+                raw=f"{type(exc).__name__}: {message}",
+            )
 
     async def results(self, page: Page, rule_id: str, found_by: str) -> ResultsReading:
         out = await self._run("results", self.analyzer.results, page, rule_id, found_by)
         if isinstance(out, Classification):
-            return ResultsReading(Classification(out.outcome, f"rule {rule_id}: {out.detail}"))
+            return ResultsReading(Classification(out.outcome, f"rule {rule_id}: {out.detail}", out.raw))
         return out
 
     async def detail(self, page: Page, rule_id: str, listing: Listing) -> DetailReading | Classification:
         out = await self._run("detail", self.analyzer.detail, page, rule_id, listing)
         if isinstance(out, Classification):
-            return Classification(out.outcome, f"rule {rule_id}: {out.detail}")
+            return Classification(out.outcome, f"rule {rule_id}: {out.detail}", out.raw)
         return out
 
     def close(self) -> None:

@@ -80,8 +80,9 @@ class Browser:
     """One Chromium with a throwaway profile. Every request is recorded; only file:// ones may proceed,
     so a report that tried to reach the network could not, and the test would still see it try."""
 
-    def __init__(self, context: BrowserContext) -> None:
+    def __init__(self, context: BrowserContext, allow: tuple[str, ...] = ()) -> None:
         self.context = context
+        self.allow = allow  # URL prefixes that may load too (a test's own server on 127.0.0.1)
         self.recorder = Recorder()
         context.route("**/*", self._route)
         context.on("request", self._request)
@@ -90,7 +91,7 @@ class Browser:
         self.recorder.requests.append(request.url)
 
     def _route(self, route: Route) -> None:
-        if route.request.url.startswith("file://"):
+        if route.request.url.startswith(("file://", *self.allow)):
             route.continue_()
         else:
             route.abort("blockedbyclient")
@@ -107,7 +108,7 @@ class Browser:
 
 
 @contextmanager
-def chromium() -> Iterator[Browser]:
+def chromium(allow: tuple[str, ...] = ()) -> Iterator[Browser]:
     """A headless Debian Chromium with a fresh user-data dir, removed afterwards."""
     executable = ensure_chromium()
     profile = tempfile.mkdtemp(prefix="exposure-chromium-")
@@ -118,11 +119,11 @@ def chromium() -> Iterator[Browser]:
                 executable_path=str(executable),
                 headless=True,
                 args=list(ARGS),
-                offline=True,
+                offline=not allow,  # a test that allows its own server needs the network stack
                 service_workers="block",
             )
             try:
-                yield Browser(context)
+                yield Browser(context, allow)
             finally:
                 context.close()
     finally:

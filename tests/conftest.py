@@ -1,9 +1,17 @@
-"""Shared fixtures: the synthetic profile, and a scan helper that runs the real pipeline."""
+"""Shared fixtures: the synthetic profile, and a scan helper that runs the real pipeline.
+
+Before anything else, the whole suite gets a HOME and XDG folders of its own (removed at exit), so no test,
+nor any process a test starts, writes into the real user's config, data, state or cache folders.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -18,21 +26,23 @@ from exposure.pipeline import ScanOptions, scan
 from exposure.profile import Profile, load_profile
 from exposure.rules import Rule
 
+# Nothing imported above reads these at import time: platformdirs asks the environment at each call.
+# The real user's folders, as they were before the suite replaced them (tests/test_isolation.py checks them).
+REAL_ENV = {
+    k: os.environ.get(k) for k in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+}
+TEST_HOME = Path(tempfile.mkdtemp(prefix="exposure-test-home-"))
+atexit.register(shutil.rmtree, TEST_HOME, True)
+os.environ["HOME"] = str(TEST_HOME)
+for _var, _sub in (
+    ("XDG_CONFIG_HOME", ".config"),
+    ("XDG_DATA_HOME", ".local/share"),
+    ("XDG_STATE_HOME", ".local/state"),
+    ("XDG_CACHE_HOME", ".cache"),
+):
+    os.environ[_var] = str(TEST_HOME / _sub)
+
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _own_user_folders(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Tests never write to the real user's data or config folders: HOME and the XDG folders are the suite's."""
-    import os
-
-    home = tmp_path_factory.mktemp("home")
-    os.environ.update(
-        HOME=str(home),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-    )
 
 
 TODAY = date(2026, 11, 21)  # fixture pages show ages as of this day

@@ -525,3 +525,13 @@ def test_a_browser_listing_hands_its_rendered_page_to_evidence(tmp_path: Path, p
     (page,) = pages.pages
     assert page.url == f"{server.base}/name/jane-testwood/il" and page.fetched_at.endswith("Z")
     assert b'<h2 class="name">Jane M Testwood</h2>' in page.body  # built by the script: not in what was sent
+
+
+def test_the_per_site_request_cap_holds_in_the_browser_too(tmp_path: Path, profile: Profile) -> None:
+    with LocalServer(fallback=Canned(inline([]))) as server:
+        opts = replace(options(), fetch=replace(fast_options().fetch, max_requests_per_site=2))
+        site = only(run(profile, [write_rule(tmp_path, server)], opts))
+        loaded = [p for p in server.paths if p.startswith(("/name/", "/phone/"))]
+    assert len(loaded) == 2
+    assert site.status is Status.COULD_NOT_CHECK
+    assert sum("at most 2 requests to one site" in q.detail for q in site.queries) == len(site.queries) - 2

@@ -114,6 +114,12 @@ def test_init_with_flags_writes_a_private_profile(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    # a folder the user had keeps its mode (it was made 0700 before), with a warning that others can list it
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    mine.chmod(0o755)
+    kept = runner.invoke(app, ["init", "--profile", str(mine / "p.toml"), "--name", "Jane Doe"])
+    assert kept.exit_code == 0 and stat.S_IMODE(mine.stat().st_mode) == 0o755 and "can be listed" in kept.output
     again = runner.invoke(app, ["init", "--profile", str(path), "--name", "Jane Doe"])
     assert again.exit_code == 2 and "--force" in again.output
     bad = runner.invoke(app, ["init", "--profile", str(tmp_path / "b.toml"), "--name", "Jane Doe", "--email", "x"])

@@ -385,3 +385,18 @@ def test_unread_result_pages_leave_the_site_unproven(tmp_path: Path, profile: Pr
         assert "/name/Jane_Testwood?p=3" not in server.paths
     assert result.status is Status.COULD_NOT_CHECK and result.reason is Outcome.SKIPPED
     assert "more result pages than the 2" in result.detail
+
+
+def test_a_site_gets_at_most_the_stated_number_of_requests(tmp_path: Path, profile: Profile) -> None:
+    """The fixture profile makes five searches of this site; with a cap of three, only three requests reach
+    the server, the others are never sent, and the site is could_not_check (skipped) saying why."""
+    with LocalServer(fallback=Canned(page(NO_RESULTS), status=404)) as server:
+        host = server.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
+        scan = run_scan(profile, [rule], fast_options(max_requests_per_site=3))
+        sent = len(server.paths)
+    site = scan.sites[0]
+    assert sent == 3 and len(site.queries) > 3
+    assert site.status is Status.COULD_NOT_CHECK and site.reason is Outcome.SKIPPED
+    assert "at most 3 requests to one site" in site.detail
+    assert scan.extra["max_requests_per_site"] == "3"

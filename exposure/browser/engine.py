@@ -579,6 +579,7 @@ class SiteBrowser:
         self._context: BrowserContext | None = None
         self._contexts: list[BrowserContext] = []
         self._setup = asyncio.Lock()
+        self.pages_asked = 0  # pages asked of the site in this scan, for FetchSettings.max_requests_per_site
         self._in_window = False
         self._headless: BrowserContext | None = None  # the context the site had before its window
         self._has_turn = False
@@ -593,6 +594,12 @@ class SiteBrowser:
         problem = url_problem(url, domain)
         if problem:
             return _failed(url, Outcome.ERROR, f"not requested: {problem}", started)
+        cap = self.engine.fetch.max_requests_per_site
+        if self.pages_asked >= cap:  # as the plain fetcher: each page counts once (not what its scripts fetch)
+            return _failed(
+                url, Outcome.SKIPPED, f"not requested: this scan sends at most {cap} requests to one site", started
+            )
+        self.pages_asked += 1
         page = await self._get(url, gate, started)
         if self.engine.settings.interactive and page.failure is None and not self._gave_up:
             why = await asyncio.to_thread(check_page_of, page, self.site.blocked)

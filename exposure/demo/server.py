@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ..profile import write_private
+from ..files import private_folder, write_private
 from .apps import SITE_APPS
 
 HERE = Path(__file__).resolve().parent
@@ -131,7 +131,7 @@ class DemoWebThread:
 
 
 def render_rules(dest: Path, bases: Mapping[str, str]) -> Path:
-    """Write concrete rule files for the running demo into dest (folder 0700, files 0600); return dest.
+    """Write concrete rule files for the running demo into dest (folder made 0700 if missing, files 0600).
 
     Each template `rules/<site-id>.toml` gets its own site's base URL for @BASE@ and host:port for
     @HOST@; @BASE:<id>@ and @HOST:<id>@ point at a sister site. A template whose site (or a sister it
@@ -149,8 +149,7 @@ def render_rules(dest: Path, bases: Mapping[str, str]) -> Path:
 
         return _PLACEHOLDER.sub(sub, text)
 
-    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
-    dest.chmod(0o700)
+    private_folder(dest)
     for template in sorted(RULE_TEMPLATES.glob("*.toml")):
         write_private(dest / template.name, fill(template.read_text(encoding="utf-8"), template.stem, template))
     return dest

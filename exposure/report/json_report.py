@@ -54,6 +54,7 @@ def site_dict(s: SiteResult, new: frozenset[str] = frozenset()) -> dict[str, Any
         "status": s.status.value,
         "reason": s.reason.value if s.reason else None,
         "detail": s.detail,
+        "raw_detail": s.raw_detail,
         "interrupted": s.interrupted,
         "queries": [
             {

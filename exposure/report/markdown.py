@@ -103,6 +103,8 @@ def render_view(r: ReportView) -> str:
     for k in r.kinds:
         if k.count:
             where = f"on {_plural(k.count, 'site', 'sites')}: {_names(k.sites)}"
+            if k.which:
+                where = f"{text(k.which)}, {where}"
         elif k.clear:
             where = "not seen on any site"
         else:
@@ -157,14 +159,19 @@ def render_view(r: ReportView) -> str:
             lines.append("")
             _listing(lv, lines, why="Why we think it is you")
             lines.append("")
-        o = c.opt_out
+        o = c.next_opt_out
+        if c.covered:
+            lines.append(
+                f"The same request as for {text(c.action.site.name)} removes you from this site too: send that one."
+            )
         if o is None:
             lines.append("Opt-out: not known yet; look on the site for “opt out” or “remove my information”.")
         else:
-            lines.append(f"Opt-out: {link(o.link)} ({text(o.method)}; {o.duration.lower()}).")
+            whose = f"{text(c.action.site.name)}'s opt-out" if c.covered else "Opt-out"
+            lines.append(f"{whose}: {link(o.link)} ({text(o.method)}; {o.duration.lower()}).")
             if o.requires:
                 lines.append("It will ask for: " + "; ".join(text(q) for q in o.requires) + ".")
-            if o.covers:
+            if o.covers and not c.covered:
                 lines.append(f"The same request also removes you from {_names(o.covers)}.")
             steps = [text(step) for step in o.step_list]
             if steps:

@@ -72,6 +72,7 @@ _REASON_WORDS: dict[Outcome, str] = {
     Outcome.UNCONFIRMED: "It shows a listing with your name that we could neither confirm nor rule out",
 }
 
+_NUMBERED = re.compile(r"^\d{1,2}[.)]\s+")
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 _HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?$")
 _IPV6 = re.compile(r"^\[[0-9a-f:.]+\]$")
@@ -155,6 +156,7 @@ class ValueRow:
     yours: bool
     partial: bool
     evidence: str
+    profile_index: int | None = None  # for an address: which of the profile's it is (0: the current one)
 
 
 @dataclass(frozen=True)
@@ -182,8 +184,19 @@ class OptOutView:
 
     @property
     def step_list(self) -> tuple[str, ...]:
-        """The steps one per line, as the rule wrote them (a rule's `steps` is free text)."""
-        return tuple(line.strip() for line in self.steps.splitlines() if line.strip())
+        """The steps one per line, as the rule wrote them (a rule's `steps` is free text), without the
+        rule's own numbers: every report numbers the steps itself, and "1. 1. Find..." reads as a bug. A
+        numbered step may be wrapped over several lines; those are one step."""
+        lines = [line.strip() for line in self.steps.splitlines() if line.strip()]
+        if not lines or not _NUMBERED.match(lines[0]):
+            return tuple(lines)
+        steps: list[str] = []
+        for line in lines:  # a numbered step may go on over the next lines, which carry no number
+            if _NUMBERED.match(line):
+                steps.append(_NUMBERED.sub("", line, count=1))
+            else:
+                steps[-1] += " " + line
+        return tuple(steps)
 
     @property
     def duration(self) -> str:
@@ -223,6 +236,16 @@ class SiteCard:
     parent: str
     sisters: tuple[SiteRef, ...]
 
+    @property
+    def covered(self) -> bool:
+        """Another site's request removes this one too: that request is this card's next step."""
+        return bool(self.action.key) and self.action.key != self.result.site.id
+
+    @property
+    def next_opt_out(self) -> OptOutView | None:
+        """The opt-out to send for this card: the covering site's when another request removes it."""
+        return self.action.opt_out if self.covered else self.opt_out
+
 
 @dataclass(frozen=True)
 class KindLine:
@@ -231,6 +254,7 @@ class KindLine:
     count: int  # sites, as in json_report.summary()["exposed_kinds"]
     sites: tuple[SiteRef, ...]
     clear: bool = False  # not seen, and every site was checked: only then may the report say "not out"
+    which: str = ""  # for addresses: which of the profile's are out ("your current address, 412 N Walnut St")
 
 
 @dataclass(frozen=True)
@@ -365,10 +389,20 @@ def _kind_rank(kind: ExposureKind) -> int:
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 
 
-def listing_view(v: Verdict) -> ListingView:
+def listing_view(v: Verdict, namesake: bool = False) -> ListingView:
+    """A listing as the report shows it. On a namesake's listing the name is not marked "yours": the name
+    is the one thing the reader shares with that person, and a badge there would say the opposite."""
     rows = sorted(
         (
-            ValueRow(e.kind, KIND_SINGULAR.get(e.kind, str(e.kind)), e.value, e.matches_profile, e.partial, e.evidence)
+            ValueRow(
+                e.kind,
+                KIND_SINGULAR.get(e.kind, str(e.kind)),
+                e.value,
+                e.matches_profile and not (namesake and e.kind in (ExposureKind.NAME, ExposureKind.ALIAS)),
+                e.partial,
+                e.evidence,
+                e.profile_index,
+            )
             for e in v.exposed
         ),
         key=lambda r: (_kind_rank(r.kind), not r.yours),
@@ -564,12 +598,15 @@ def build(scan: ScanResult) -> ReportView:
         refs = tuple(
             SiteRef(c.result.site.name or c.result.site.id, c.anchor) for c in ordered_cards if kind in c.kinds
         )
-        kinds.append(KindLine(kind, KIND_LABEL[kind], count, refs, clear=not count and bool(numbers["all_checked"])))
+        which = _which_addresses(ordered_cards) if kind is ExposureKind.ADDRESS and count else ""
+        kinds.append(
+            KindLine(kind, KIND_LABEL[kind], count, refs, clear=not count and bool(numbers["all_checked"]), which=which)
+        )
 
     unchecked = tuple(
         Unchecked(r, reason_text(r), _search_by_hand(r)) for r in scan.sites if r.status is Status.COULD_NOT_CHECK
     )
-    namesakes = tuple(Namesake(r, listing_view(v)) for r in scan.sites for v in r.namesakes)
+    namesakes = tuple(Namesake(r, listing_view(v, namesake=True)) for r in scan.sites for v in r.namesakes)
     unconfirmed = tuple(Namesake(r, listing_view(v)) for r in scan.sites for v in r.unconfirmed)
     by_hand = tuple(_by_hand_view(b, sites) for b in scan.by_hand)
     not_listed = tuple(
@@ -606,6 +643,25 @@ def _drop_note(scan: ScanResult, sites: _Sites) -> DropNote | None:
         tuple(sites.ref(i) for i in facts["not_registered_listing_you"]),
         int(facts["registered_in_scan"]),
     )
+
+
+def _which_addresses(cards: Iterable[SiteCard]) -> str:
+    """Which of the profile's addresses the listings show: "your current address, 412 N Walnut St Apt 3, and
+    1 past address". The street is as a listing shows it; the report never sees the profile itself."""
+    streets: dict[int, str] = {}
+    for c in cards:
+        for lv in c.listings:
+            for row in lv.values:
+                if row.kind is ExposureKind.ADDRESS and row.yours and row.profile_index is not None:
+                    streets.setdefault(row.profile_index, row.value.split(",")[0].strip())
+    if not streets:
+        return ""
+    past = sorted(i for i in streets if i != 0)
+    n = len(past)
+    several = f"{n} past {'address' if n == 1 else 'addresses'}"
+    if 0 in streets:
+        return f"your current address, {streets[0]}" + (f", and {several}" if n else "")
+    return (f"{several}, {streets[past[0]]}" if n == 1 else several) + " (not your current one)"
 
 
 def _by_hand_view(b: ByHand, sites: _Sites) -> ByHandView:

@@ -32,7 +32,10 @@ SCAN_ID = "20261121T104700Z-7f3a"
 
 
 def exposed(kind: ExposureKind, value: str, yours: bool = True, evidence: str = "", partial: bool = False) -> Exposure:
-    return Exposure(kind, value, yours and not partial, evidence or value, partial)
+    mine = yours and not partial
+    # as match.py marks them: which of the profile's addresses (current first) a listing's address is
+    index = {HOME: 0, OLD_HOME: 1}.get(value) if kind is ExposureKind.ADDRESS and mine else None
+    return Exposure(kind, value, mine, evidence or value, partial, profile_index=index)
 
 
 def verdict(
@@ -142,8 +145,9 @@ def demo_scan() -> ScanResult:
         url="https://www.peopleledger.example/optout",
         method="web form",
         requires=("the listing's URL", "an email address to confirm", "a captcha"),
-        steps="Search for your name on the opt-out page.\nPick your listing and press 'Remove this record'.\n"
-        "Open the confirmation email and click the link within 24 hours.",
+        # numbered by the rule, as every bundled rule does: the reports must not number them again
+        steps="1. Search for your name on the opt-out page.\n2. Pick your listing and press 'Remove this record'.\n"
+        "3. Open the confirmation email and click the link within 24 hours.",
         days=3,
         covers=("ledgerlookup.example",),
     )
@@ -163,6 +167,7 @@ def demo_scan() -> ScanResult:
                             exposed(K.ADDRESS, OLD_HOME, evidence=f"Past address: {OLD_HOME}"),
                             exposed(K.PHONE, "(217) 555-0142", evidence="Phone: (217) 555-0142 (landline)"),
                             exposed(K.EMAIL, "jane.testwood@example.com"),
+                            exposed(K.EMAIL, "jane.marie.testwood.springfield.household.mail2026@example.com"),
                             exposed(K.RELATIVE, "Robert Testwood", evidence="Related to: Robert Testwood"),
                             exposed(K.RELATIVE, "Marcus Pell", yours=False, evidence="Related to: Marcus Pell"),
                         ],
@@ -238,7 +243,7 @@ def demo_scan() -> ScanResult:
                     verdict(
                         "https://homefinder.example/owners/19-birch-hollow-rd-peoria-il",
                         [
-                            exposed(K.NAME, "Jane Testwood", yours=False),
+                            exposed(K.NAME, "Jane Testwood"),  # the name is the user's, as the matcher says
                             exposed(K.ADDRESS, "19 Birch Hollow Rd, Peoria, IL", yours=False),
                             exposed(K.AGE, "71", yours=False),
                         ],

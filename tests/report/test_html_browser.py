@@ -179,7 +179,7 @@ def test_hide_values_masks_every_value_and_is_remembered(browser: Browser, demo:
     address = page.locator(".values .v", has_text="412 N Walnut St").first
     assert address.is_visible()
     toggle.click()
-    assert toggle.get_attribute("aria-pressed") == "true" and toggle.inner_text() == "Show values"
+    assert toggle.get_attribute("aria-pressed") == "true" and toggle.inner_text() == "Show my details"
     sizes = page.eval_on_selector_all(".v", "els => els.map(e => getComputedStyle(e).fontSize)")
     assert sizes and set(sizes) == {"0px"}
     page.screenshot(path=str(ARTIFACTS / "report-masked.png"))

@@ -93,7 +93,7 @@
     body.classList.toggle("masked", on);
     if (toggle) {
       toggle.setAttribute("aria-pressed", on ? "true" : "false");
-      toggle.textContent = on ? "Show values" : "Hide values";
+      toggle.textContent = on ? "Show my details" : "Hide my details";
     }
     if (remember) save(maskKey, on ? "1" : null);
   }
