@@ -15,8 +15,8 @@ from datetime import date
 from .classify import classify, classify_detail
 from .extract import Extraction, extract, merge_detail
 from .fetch import decode_page
-from .match import judge, name_match
-from .models import Classification, ExposureKind, Listing, Outcome, Page, Verdict
+from .match import judge
+from .models import Classification, Listing, Outcome, Page, Verdict
 from .parse import Document
 from .profile import Profile
 from .rules import Rule
@@ -57,12 +57,11 @@ def _lean(verdict: Verdict) -> Verdict:
     return replace(verdict, listing=replace(verdict.listing, text=""))
 
 
-def _worth_a_detail_visit(listing: Listing, profile: Profile) -> bool:
-    """Only listings that carry one of the user's names are worth a second request: others are strangers."""
-    names = listing.values.get(ExposureKind.NAME, ())
-    if not names:
-        return True
-    return any(name_match(ev.value, profile) for ev in names)
+def _worth_a_detail_visit(verdict: Verdict) -> bool:
+    """Only listings that carry one of the user's names (or no name we could read) are worth a second
+    request: the others are strangers. The card's verdict already says which: the user, a namesake (a name
+    of the user's that something contradicts) or unconfirmed (the user's name, or no name at all)."""
+    return verdict.is_user or verdict.namesake or verdict.unconfirmed or verdict.identifier_exposed
 
 
 class Analyzer:
@@ -88,11 +87,12 @@ class Analyzer:
         if classification.outcome not in (Outcome.RESULTS, Outcome.UNRECOGNIZED) or not extraction.listings:
             return ResultsReading(classification, notes=tuple(extraction.notes))
         listings = [replace(listing, found_by=(found_by,)) for listing in extraction.listings]
+        verdicts = [judge(listing, self.profile, self.today) for listing in listings]
         return ResultsReading(
             classification=classification,
-            verdicts=tuple(_lean(judge(listing, self.profile, self.today)) for listing in listings),
+            verdicts=tuple(_lean(v) for v in verdicts),
             detail_links=tuple(extraction.detail_links),
-            worth_detail=tuple(_worth_a_detail_visit(listing, self.profile) for listing in listings),
+            worth_detail=tuple(_worth_a_detail_visit(v) for v in verdicts),
             next_page=extraction.next_page if classification.outcome is Outcome.RESULTS else None,
             cut=extraction.cut,
             notes=tuple(extraction.notes),

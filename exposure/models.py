@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
-class QueryKind(StrEnum):
+class _Enum(StrEnum):
+    """An enum that pickles by name, read back with one attribute lookup: a worker's answer holds hundreds of
+    them, and the default (calling the enum class with the value) was the costliest part of unpickling it."""
+
+    def __reduce_ex__(self, protocol: object) -> tuple[object, ...]:
+        return (getattr, (type(self), self.name))
+
+
+class QueryKind(_Enum):
     """Which profile identifier a search is keyed on."""
 
     NAME = "name"
@@ -20,7 +28,7 @@ class QueryKind(StrEnum):
     ADDRESS = "address"
 
 
-class Outcome(StrEnum):
+class Outcome(_Enum):
     """What one fetched page turned out to be. Only RESULTS and NO_RESULTS are answers from the site."""
 
     RESULTS = "results"
@@ -41,7 +49,7 @@ class Outcome(StrEnum):
 ANSWERED = frozenset({Outcome.RESULTS, Outcome.NO_RESULTS})
 
 
-class Status(StrEnum):
+class Status(_Enum):
     """A site's verdict for the whole scan."""
 
     FOUND = "found"
@@ -49,7 +57,7 @@ class Status(StrEnum):
     COULD_NOT_CHECK = "could_not_check"
 
 
-class ExposureKind(StrEnum):
+class ExposureKind(_Enum):
     """The kinds of personal data a listing can expose."""
 
     NAME = "name"
@@ -285,7 +293,7 @@ class RemovalNote:
     request_id: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ScanResult:
     """A whole scan: the unit written to reports and history."""
 
@@ -301,3 +309,8 @@ class ScanResult:
     by_hand: tuple[ByHand, ...] = ()  # catalog sites that cannot be checked automatically: never counted as checked
     profile_states: tuple[str, ...] = ()  # the states of the profile's addresses: which state laws apply
     removals: tuple[RemovalNote, ...] = ()  # the user's removal requests, followed up by this scan
+
+    def __repr__(self) -> str:
+        # short on purpose: asyncio's runner writes the repr of the task that returned a scan when it exits,
+        # and the full repr of a thousand sites' results took half a second
+        return f"ScanResult(id={self.id!r}, sites={len(self.sites)}, interrupted={self.interrupted})"

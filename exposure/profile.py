@@ -123,12 +123,12 @@ class Profile:
     not_me: frozenset[str]
     country: str = "US"
 
-    @property
+    @cached_property
     def names(self) -> tuple[PersonName, ...]:
         """The legal name first, then every alias that is a full name."""
         return (self.name, *(a for a in self.aliases if a.last))
 
-    @property
+    @cached_property
     def places(self) -> tuple[tuple[str, str], ...]:
         """Distinct (CITY, ST) of the profile's addresses, current first."""
         seen: dict[tuple[str, str], None] = {}
@@ -141,7 +141,7 @@ class Profile:
         """House numbers of the user's addresses: an address with another one cannot be theirs."""
         return frozenset(a.house for a in self.addresses)
 
-    @property
+    @cached_property
     def states(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s for _, s in self.places if s))
 

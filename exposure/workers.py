@@ -71,8 +71,14 @@ def _worker_main(conn: Any) -> None:
     """A worker process: an Analyzer built from the first message, then one page in, one reading out."""
     import pickle
 
+    import gc
+
     profile, rules, today, max_body = pickle.loads(conn.recv_bytes())
     analyzer = Analyzer(profile, dict(rules), today, max_body)
+    # a page's reading makes many short-lived objects; what the worker keeps (rules, profile, caches) is set
+    # aside so the collector's passes stay cheap (see pipeline._few_collections)
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
     while True:
         try:
             kind, args = pickle.loads(conn.recv_bytes())
