@@ -69,9 +69,8 @@ class DaemonThreadExecutor(Executor):
 
 def _worker_main(conn: Any) -> None:
     """A worker process: an Analyzer built from the first message, then one page in, one reading out."""
-    import pickle
-
     import gc
+    import pickle
 
     profile, rules, today, max_body = pickle.loads(conn.recv_bytes())
     analyzer = Analyzer(profile, dict(rules), today, max_body)

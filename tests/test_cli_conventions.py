@@ -25,6 +25,8 @@ from exposure.progress import ScanProgress, Verbosity
 
 runner = CliRunner()
 PROFILE = FIXTURES / "profiles" / "default.toml"
+
+
 def _all_commands() -> list[list[str]]:
     """Every command and group of the CLI, walked from the click tree, so a new one is covered too."""
     import typer.main
