@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
+from .bodies import decode_page
 from .classify import classify, classify_detail
 from .extract import Extraction, extract, merge_detail
-from .fetch import decode_page
 from .match import judge
 from .models import Classification, Listing, Outcome, Page, Verdict
 from .parse import Document

@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .bodies import decode_page
 from .errors import EvidenceError
-from .fetch import decode_page
 from .models import SitePages
 from .profile import write_private
 

@@ -18,10 +18,8 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
-import re
 import time
-import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -29,11 +27,12 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import aiohttp
 import aiohttp.abc
-import brotli
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from . import __version__
+from .bodies import MAX_BODY, BoundedBody, decode_text, decoders_for
+from .bodies import Failure as _Failure
 from .classify import challenge_in
 from .domains import registered_domain, site_of, url_problem
 from .models import Outcome, Page
@@ -42,7 +41,6 @@ USER_AGENT = f"Mozilla/5.0 (compatible; exposure/{__version__}; personal data ex
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRY_STATUSES = frozenset({408, 500, 502, 503, 504, 522, 524})
 PARSED_TYPES = ("text/html", "application/xhtml+xml", "application/json", "text/json")
-STEP = 64 * 1024  # the most any one decoding step may produce
 # How much of a 5xx answer is read to see whether it is a challenge page (they are a few KiB), and for how long.
 PEEK_BODY = 256 * 1024
 PEEK_SECONDS = 2.0
@@ -53,7 +51,7 @@ class FetchSettings:
     """Limits for every request; defaults suit real sites, tests shrink them."""
 
     timeout: float = 20.0  # total per request: connect, every redirect hop and the whole body
-    max_body: int = 5 * 1024 * 1024  # decoded bytes
+    max_body: int = MAX_BODY  # decoded bytes
     max_redirects: int = 10
     retries: int = 2
     backoff: float = 1.0  # first retry waits about this long, then doubles, with jitter
@@ -70,199 +68,6 @@ class FetchSettings:
     # False: hand bodies over as they came off the wire (at most max_body bytes) and let `decode_page` undo
     # gzip, deflate and brotli where the page is analysed, on another core; the scan does this
     decode_bodies: bool = True
-
-
-class _Failure(Exception):
-    """Why one attempt failed, and whether another attempt could go differently (`retry`)."""
-
-    def __init__(
-        self,
-        outcome: Outcome,
-        detail: str,
-        status: int | None = None,
-        retry_after: float | None = None,
-        retry: bool = False,
-        final_url: str = "",
-        raw: str = "",
-    ):
-        super().__init__(detail)
-        self.outcome = outcome
-        self.detail = detail
-        self.status = status
-        self.retry_after = retry_after
-        self.retry = retry
-        self.final_url = final_url
-        self.raw = raw
-
-
-# ----------------------------------------------------------------- bounded decoding
-
-
-class _Decoder(Protocol):
-    def feed(self, data: bytes) -> Iterator[bytes]: ...
-
-    def finish(self) -> Iterator[bytes]: ...
-
-
-class _Identity:
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        for i in range(0, len(data), STEP):
-            yield data[i : i + STEP]
-
-    def finish(self) -> Iterator[bytes]:
-        return iter(())
-
-
-class _Zlib:
-    def __init__(self, gzip: bool) -> None:
-        self._gzip = gzip
-        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
-        self._started = False
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        if not self._started and not self._gzip and data:
-            self._started = True
-            # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate
-            if (data[0] & 0x0F) != 8:
-                self._d = zlib.decompressobj(-zlib.MAX_WBITS)
-        try:
-            out = self._d.decompress(data, STEP)
-            while True:
-                if out:
-                    yield out
-                if not self._d.unconsumed_tail:
-                    break
-                out = self._d.decompress(self._d.unconsumed_tail, STEP)
-        except zlib.error as exc:
-            raise _Failure(Outcome.ERROR, f"corrupt compressed body ({exc})") from exc
-
-    def finish(self) -> Iterator[bytes]:
-        # output zlib still holds once all input is in, drained in bounded steps like the rest
-        try:
-            while out := self._d.decompress(b"", STEP):
-                yield out
-        except zlib.error as exc:
-            raise _Failure(Outcome.ERROR, f"corrupt compressed body ({exc})") from exc
-        if not self._d.eof:
-            # a results page cut short could hide the very listing we look for: never read it as complete
-            raise _Failure(Outcome.ERROR, "the compressed body ends before its end: a truncated page")
-
-
-class _Brotli:
-    def __init__(self) -> None:
-        self._d = brotli.Decompressor()
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        # The limit is soft (a step can overshoot it by one internal block, about 32 KiB), and brotli 1.2.1's
-        # can_accept_more_data() answers True while output is still pending, which silently cut pages short:
-        # so drain with empty input until a step yields nothing.
-        try:
-            out = self._d.process(data, output_buffer_limit=STEP)
-            while out:
-                yield out
-                if self._d.is_finished():
-                    break
-                out = self._d.process(b"", output_buffer_limit=STEP)
-        except brotli.error as exc:
-            raise _Failure(Outcome.ERROR, f"corrupt brotli body ({exc})") from exc
-
-    def finish(self) -> Iterator[bytes]:
-        if not self._d.is_finished():
-            raise _Failure(Outcome.ERROR, "the brotli body ends before its end: a truncated page")
-        return iter(())
-
-
-def decoders_for(content_encoding: str) -> list[_Decoder]:
-    """Decoders in the order to apply them; refuse what we never asked for, or more than two layers."""
-    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
-    codings = [c for c in codings if c != "identity"]
-    if len(codings) > 2:
-        raise _Failure(Outcome.ERROR, f"refused: {len(codings)} stacked content encodings ({content_encoding})")
-    out: list[_Decoder] = []
-    for c in reversed(codings):  # the last encoding applied is undone first
-        if c in ("gzip", "x-gzip"):
-            out.append(_Zlib(gzip=True))
-        elif c == "deflate":
-            out.append(_Zlib(gzip=False))
-        elif c == "br":
-            out.append(_Brotli())
-        else:
-            raise _Failure(Outcome.ERROR, f"refused: content encoding {c!r} that we did not ask for")
-    return out
-
-
-class BoundedBody:
-    """Decodes raw chunks through the decoder chain, failing as soon as the output passes the cap."""
-
-    def __init__(self, content_encoding: str, cap: int) -> None:
-        self._chain = decoders_for(content_encoding)
-        self._cap = cap
-        self._parts: list[bytes] = []
-        self.size = 0
-
-    def feed(self, raw: bytes) -> None:
-        self._keep(self._through(raw, 0))
-
-    def finish(self) -> None:
-        """Drain what the decoders still hold once the whole raw body is in, outermost first."""
-        for i, decoder in enumerate(self._chain):
-            self._keep(piece for out in decoder.finish() for piece in self._through(out, i + 1))
-
-    def _keep(self, pieces: Iterator[bytes]) -> None:
-        for piece in pieces:
-            self.size += len(piece)
-            if self.size > self._cap:
-                raise _Failure(Outcome.ERROR, f"page larger than {self._cap // 1024} KiB: not read")
-            self._parts.append(piece)
-
-    def _through(self, data: bytes, i: int) -> Iterator[bytes]:
-        if i == len(self._chain):
-            if data:
-                yield data
-            return
-        for piece in self._chain[i].feed(data):
-            yield from self._through(piece, i + 1)
-
-    def value(self) -> bytes:
-        return b"".join(self._parts)
-
-
-# ----------------------------------------------------------------- text
-
-
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", re.I)
-
-
-_NON_ASCII_TEXT = re.compile("[^\x00-\x7f\ufffd]")
-
-
-def decode_text(body: bytes, content_type: str) -> str:
-    """The body as text: the header's charset, else a <meta> one, else UTF-8 or Windows-1252.
-
-    A charset Python does not know, or one that is not a text encoding at all ("base64", "rot13" and
-    "zlib" are codecs too, and bytes.decode raises on them), is passed over: a page with a bad charset
-    is still read, never a crash. Without a usable charset, a body that is not valid UTF-8 and holds no
-    valid UTF-8 sequence at all is read as Windows-1252, the fallback browsers use, so "Zo\xeb" stays a name.
-    """
-    candidates = []
-    m = re.search(r"charset=([^\s;,]+)", content_type, re.I)
-    if m:
-        candidates.append(m.group(1).strip("\"'"))
-    mm = _META_CHARSET.search(body[:4096])
-    if mm:
-        candidates.append(mm.group(1).decode("ascii", "ignore"))
-    for charset in candidates:
-        try:
-            return body.decode(charset, errors="replace")
-        except (LookupError, UnicodeError, ValueError, TypeError):
-            continue
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        text = body.decode("utf-8", errors="replace")
-    if _NON_ASCII_TEXT.search(text):
-        return text  # UTF-8 with a few broken bytes
-    return body.decode("cp1252", errors="replace")
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -394,8 +199,13 @@ class PageSource(Protocol):
 class Fetcher:
     """One shared client for a whole scan. Use as an async context manager."""
 
-    def __init__(self, settings: FetchSettings | None = None) -> None:
+    def __init__(
+        self, settings: FetchSettings | None = None, ready: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.settings = settings or FetchSettings()
+        # awaited before each request: the page readers' backpressure (workers.AnalysisPool.room), so a scan
+        # whose cores fall behind the network stops asking for pages rather than holding them all in memory
+        self._ready = ready
         self._global = asyncio.Semaphore(self.settings.concurrency)
         self._client: httpx.AsyncClient | None = None
         self._transport: AiohttpTransport | None = None
@@ -487,6 +297,8 @@ class Fetcher:
             return await self._bounded(url, domain, started, cookies)
 
     async def _bounded(self, url: str, domain: str, started: float, cookies: SiteCookies | None) -> Page:
+        if self._ready is not None:
+            await self._ready()
         async with self._global:
             deadline = asyncio.timeout(self.settings.timeout)
             try:
@@ -658,22 +470,6 @@ class Fetcher:
             elapsed=time.monotonic() - started,
             fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
-
-
-def decode_page(page: Page, max_body: int = FetchSettings.max_body) -> Page:
-    """A page handed over undecoded (`FetchSettings.decode_bodies = False`), decoded with the same bounds as
-    the fetcher's own decoding: a bomb stops at `max_body` bytes of output, a truncated or corrupt body is an
-    error, never a page read as complete."""
-    if not page.encoded or page.failure is not None:
-        return page
-    try:
-        body = BoundedBody("" if page.encoded == "identity" else page.encoded, max_body)
-        body.feed(page.body)
-        body.finish()
-    except _Failure as failure:
-        return replace(page, body=b"", text="", encoded="", failure=failure.outcome, detail=failure.detail)
-    data = body.value()
-    return replace(page, body=data, text=decode_text(data, page.headers.get("content-type", "")), encoded="")
 
 
 async def _peek_body(response: httpx.Response, headers: Mapping[str, str], cap: int, seconds: float) -> bytes | None:

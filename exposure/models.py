@@ -70,7 +70,7 @@ class ExposureKind(_Enum):
     RELATIVE = "relative"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Query:
     """One concrete request to one site, built from the profile and the site's rule."""
 
@@ -114,7 +114,7 @@ class SitePages:
     pages: tuple[Page, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Classification:
     """What a page is, and why we think so."""
 
@@ -123,7 +123,7 @@ class Classification:
     raw: str = ""  # the technical cause of a failure (an exception's class), for the JSON report only
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """A value as the page shows it, with the piece of page text it came from."""
 
@@ -131,7 +131,7 @@ class Evidence:
     snippet: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Listing:
     """One record a site shows about one person: raw values per kind, as found on the page."""
 
@@ -150,7 +150,7 @@ class Listing:
     cut: frozenset[ExposureKind] = frozenset()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Exposure:
     """One value a listing publishes, and whether it is one of the user's own."""
 
@@ -162,7 +162,7 @@ class Exposure:
     profile_index: int | None = None  # which of the profile's addresses it is (0: the current one)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """Whether a listing is the user, a namesake, or unrelated, with reasons a person can check."""
 
@@ -178,7 +178,7 @@ class Verdict:
     unconfirmed: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueryRecord:
     """What happened to one query."""
 

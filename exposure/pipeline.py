@@ -225,12 +225,17 @@ class Scanner:
         pairs = zip(reading.verdicts, reading.worth_detail, strict=True)
         if any(v.is_user or v.identifier_exposed or worth for v, worth in pairs):
             self._keep(rule, page)  # it may show one of the user's listings: evidence, if the site says so
+        if not page.body:
+            return page, reading
+        # the caller keeps only what the page said about itself (status, final URL) while the listings' own
+        # pages are fetched, which can take seconds: its body is not held meanwhile
+        light_page = replace(page, body=b"", text="", headers={})
         key = (rule.site_key, url)
-        if page.body and key in self._pages:
+        if key in self._pages:
             light: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
-            light.set_result(replace(page, body=b"", text=""))
+            light.set_result(light_page)
             self._pages[key] = light
-        return page, reading
+        return light_page, reading
 
     async def site(self, state: _SiteState) -> SiteResult:
         rule = state.rule
@@ -497,7 +502,7 @@ async def _scan(
     analysis = AnalysisPool(analyzer, workers if processes else min(workers, 2), options.analysis_budget, processes)
     browser = BrowserEngine(options.browser, options.fetch, on_challenge)  # starts Chromium only when needed
     # bodies stay compressed until a worker reads them: decoding is CPU work the event loop need not do
-    async with Fetcher(replace(options.fetch, decode_bodies=False)) as fetcher, browser:
+    async with Fetcher(replace(options.fetch, decode_bodies=False), ready=analysis.room) as fetcher, browser:
         scanner = Scanner(profile, options, fetcher, analysis, keep_evidence=on_pages is not None, browser=browser)
         tasks = {asyncio.create_task(scanner.site(states[r.id]), name=r.id): r.id for r in rules}
         stop_task = asyncio.ensure_future(stop.wait()) if stop is not None else None

@@ -33,6 +33,7 @@ from .models import Classification, Listing, Outcome, Page
 
 T = TypeVar("T")
 ANALYSIS_BUDGET = 15.0  # seconds one page may take to read; a 5 MiB page takes well under one
+MAX_WAITING = 32  # pages fetched and not yet read before new requests wait for the readers
 
 
 class DaemonThreadExecutor(Executor):
@@ -97,7 +98,7 @@ def _context() -> Any:
     """Workers start from a forkserver that has imported the analysis code once (forking the scanning process
     itself, with its threads, is unsafe; spawning each worker would import everything again)."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["exposure.workers"])
+    ctx.set_forkserver_preload(["exposure._forkserver"])
     return ctx
 
 
@@ -201,17 +202,42 @@ class AnalysisPool:
     """Runs an `Analyzer` off the event loop; every call answers within the budget."""
 
     def __init__(
-        self, analyzer: Analyzer, workers: int = 2, budget: float = ANALYSIS_BUDGET, processes: bool = False
+        self,
+        analyzer: Analyzer,
+        workers: int = 2,
+        budget: float = ANALYSIS_BUDGET,
+        processes: bool = False,
+        max_waiting: int = MAX_WAITING,
     ) -> None:
         self.analyzer = analyzer
         self.budget = budget
         self.processes = processes
+        # pages handed over and not yet read: when the cores fall behind the network, new requests wait
+        # (`room`) instead of piling fetched pages up in memory (a thousand sites held 70 MB of them)
+        self.max_waiting = max_waiting
+        self._waiting = 0
+        self._has_room = asyncio.Event()
         self._executor: DaemonThreadExecutor | None = None
         self._pool: _ProcessPool | None = _ProcessPool(analyzer, workers) if processes else None
         if not processes:
             self._executor = DaemonThreadExecutor(workers)
 
+    async def room(self) -> None:
+        """Returns once fewer than `max_waiting` pages wait to be read: the fetcher asks before each request."""
+        while self._waiting >= self.max_waiting:
+            self._has_room.clear()
+            await self._has_room.wait()
+
     async def _run(self, kind: str, fn: Callable[..., T], *args: Any) -> T | Classification:
+        self._waiting += 1
+        try:
+            return await self._run_now(kind, fn, *args)
+        finally:
+            self._waiting -= 1
+            if self._waiting < self.max_waiting:
+                self._has_room.set()
+
+    async def _run_now(self, kind: str, fn: Callable[..., T], *args: Any) -> T | Classification:
         try:
             if self._pool is not None:
                 result: T = await self._pool.run(kind, args, self.budget)

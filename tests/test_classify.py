@@ -18,8 +18,10 @@ import brotli
 import pytest
 from hostile.server import BAD_CHARSET_BODY, CANNED, bomb, page, stacked_gzip
 
+from exposure.bodies import STEP, BoundedBody, decode_text, decoders_for
+from exposure.bodies import Failure as _Failure
 from exposure.classify import challenge_in, classify, detect_protection
-from exposure.fetch import STEP, BoundedBody, _Failure, decode_text, decoders_for, parse_retry_after
+from exposure.fetch import parse_retry_after
 from exposure.models import Outcome, Page
 from exposure.parse import Document
 from exposure.rules import Rule

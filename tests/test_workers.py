@@ -3,7 +3,11 @@ budget is that page's failure, with its worker replaced, never a stuck scan."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import subprocess
+import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,9 +15,11 @@ from conftest import fast_options, run_scan
 from servers import Canned, LocalServer
 from test_drift import OLD_RULE, card, page
 
-from exposure.models import Outcome, Status
+from exposure.analyze import Analyzer, ResultsReading
+from exposure.models import Classification, Outcome, Page, Status
 from exposure.profile import Profile
 from exposure.rules import load_rule
+from exposure.workers import AnalysisPool
 
 JANE = card("Jane M Testwood", '<div class="subtitle">Age 47 • Springfield, IL</div>')
 NOBODY = "<div id='no-results'>No records match your search.</div>"
@@ -79,3 +85,49 @@ def test_a_gzip_bomb_is_cut_off_where_the_page_is_read(tmp_path: Path, profile: 
     bombed, found = scanned.sites
     assert bombed.status is Status.COULD_NOT_CHECK and "larger than" in bombed.detail
     assert found.status is Status.FOUND
+
+
+class _HeldAnalyzer(Analyzer):
+    """Reads no page until the test lets it: pages pile up the way they do when the cores fall behind."""
+
+    def __init__(self, profile: Profile) -> None:
+        super().__init__(profile, {})
+        self.go = threading.Event()
+
+    def results(self, page: Page, rule_id: str, found_by: str) -> ResultsReading:
+        self.go.wait(10)
+        return ResultsReading(Classification(Outcome.NO_RESULTS, "nothing"))
+
+
+def test_new_requests_wait_while_pages_wait_to_be_read(profile: Profile) -> None:
+    analyzer = _HeldAnalyzer(profile)
+    pool = AnalysisPool(analyzer, workers=1, max_waiting=2)
+    empty = Page("http://127.0.0.1:1/", "http://127.0.0.1:1/", 200, {}, b"", "", "text/html")
+
+    async def main() -> tuple[bool, bool, list[Outcome]]:
+        reads = [asyncio.create_task(pool.results(empty, "r", "q")) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        room = asyncio.create_task(pool.room())
+        await asyncio.sleep(0.2)
+        waited = not room.done()  # two pages wait to be read: the fetcher may not ask for a third
+        analyzer.go.set()
+        outcomes = [(await r).classification.outcome for r in reads]
+        await asyncio.wait_for(room, 2)
+        return waited, room.done(), outcomes
+
+    try:
+        waited, freed, outcomes = asyncio.run(main())
+    finally:
+        pool.close()
+    assert waited and freed
+    assert outcomes == [Outcome.NO_RESULTS, Outcome.NO_RESULTS]
+
+
+def test_analysis_workers_do_not_import_the_http_client() -> None:
+    # httpx and aiohttp were a third of each worker's memory, and a worker never fetches anything
+    code = (
+        "import sys, exposure._forkserver; "
+        "print(sorted(m for m in ('httpx', 'aiohttp', 'httpx_aiohttp', 'playwright') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"

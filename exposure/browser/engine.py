@@ -47,9 +47,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ..bodies import decode_text
 from ..classify import challenge_in, detect_protection, matches
 from ..domains import normalize_domain, url_problem
-from ..fetch import FetchSettings, SiteCookies, SiteGate, decode_text
+from ..fetch import FetchSettings, SiteCookies, SiteGate
 from ..models import Outcome, Page
 from ..parse import Document
 from ..profile import write_private
