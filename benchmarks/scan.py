@@ -626,6 +626,7 @@ class RunResult:
     server_requests: int
     cpu: float  # the scanning process itself: the event loop and the HTTP client
     worker_cpu: float  # the analysis processes
+    server_cpu: float  # the simulated web, on the same cores: what is left of the machine for the client
     lag_p99_ms: float
     peak_rss_mb: float
     site_status: dict[str, int]
@@ -662,12 +663,17 @@ def run_once(profile: Profile, rules: list[Rule], specs: list[SiteSpec], control
         await probe
         return result, wall, cpu
 
+    import psutil
+
+    server = psutil.Process(server_pid) if server_pid else None
+    s0 = sum(server.cpu_times()[:2]) if server else 0.0
     with Meter(exclude={server_pid}) as meter:
         if profiler is not None:
             profiler.enable()
         result, wall, cpu = asyncio.run(timed())
         if profiler is not None:
             profiler.disable()
+    server_cpu = sum(server.cpu_times()[:2]) - s0 if server else 0.0
     stats = json.loads(_http(f"{control}/stats"))
     by_id = {r.id: r for r in rules}
     least, slowest = 0.0, ""
@@ -690,6 +696,7 @@ def run_once(profile: Profile, rules: list[Rule], specs: list[SiteSpec], control
         server_requests=sum(stats["requests"].values()),
         cpu=cpu,
         worker_cpu=meter.worker_cpu(),
+        server_cpu=server_cpu,
         lag_p99_ms=lag.p99_ms(),
         peak_rss_mb=meter.peak_rss / 2**20,
         site_status=dict(Counter(str(s.status) for s in result.sites)),
@@ -719,6 +726,10 @@ def print_table(runs: list[RunResult], min_ms: float, max_ms: float) -> None:
               f"{r.server_requests} requests, {r.html_mb:.0f} MB of HTML before gzip; analysis "
               f"{1000 * r.worker_cpu / max(r.requests, 1):.2f} ms CPU per request in the workers, "
               f"{r.html_mb / max(r.worker_cpu, 1e-9):.0f} MB/s of HTML per core")
+        busy = (r.cpu + r.worker_cpu + r.server_cpu) / r.wall
+        print(f"  cores busy on average: {busy:.2f} of {os.cpu_count()} (client {(r.cpu + r.worker_cpu) / r.wall:.2f}, "
+              f"simulated web {r.server_cpu / r.wall:.2f}, {1000 * r.server_cpu / max(r.server_requests, 1):.2f} ms "
+              "per request)")
         print(f"  page outcomes: {dict(sorted(r.outcomes.items()))}; "
               f"HTTP statuses: {dict(sorted(r.http_status.items()))}")
         for line in r.wrong[:10]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import heapq
+import itertools
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -97,9 +99,15 @@ class SiteGate:
         self._delay = delay
         self._next = 0.0
         self._lock = asyncio.Lock()
+        self.pending = 0  # the site's requests waiting for their turn or in flight: how much it has left to do
 
     async def __aenter__(self) -> None:
-        await self._sem.acquire()
+        self.pending += 1
+        try:
+            await self._sem.acquire()
+        except BaseException:
+            self.pending -= 1
+            raise
         try:
             async with self._lock:
                 now = time.monotonic()
@@ -111,10 +119,48 @@ class SiteGate:
             # cancelled while waiting its turn (a site deadline, Ctrl-C): __aexit__ will not run, so give the
             # slot back here, or every later request of the site would wait for ever
             self._sem.release()
+            self.pending -= 1
             raise
 
     async def __aexit__(self, *exc: object) -> None:
         self._sem.release()
+        self.pending -= 1
+
+
+class _Slots:
+    """The scan's limit on requests in flight, given to the site with the most requests still to make first.
+
+    A scan lasts as long as its slowest site, and a site's requests are spaced by its own politeness: with a
+    thousand sites asking at once, first come first served kept the sites with the longest chains (searches,
+    then each listing's page, then page 2) waiting behind everyone's first search, and they finished last.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        """Lower `priority` goes first; equal ones in arrival order."""
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._order), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # given a slot just as it was cancelled: pass it on
+                self.release()
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            turn = heapq.heappop(self._waiting)[2]
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._free += 1
 
 
 class _ConnectTo(aiohttp.abc.AbstractResolver):
@@ -206,7 +252,7 @@ class Fetcher:
         # awaited before each request: the page readers' backpressure (workers.AnalysisPool.room), so a scan
         # whose cores fall behind the network stops asking for pages rather than holding them all in memory
         self._ready = ready
-        self._global = asyncio.Semaphore(self.settings.concurrency)
+        self._global = _Slots(self.settings.concurrency)
         self._client: httpx.AsyncClient | None = None
         self._transport: AiohttpTransport | None = None
         self.requests_sent = 0
@@ -292,14 +338,17 @@ class Fetcher:
         self, url: str, domain: str, gate: SiteGate | None, started: float, cookies: SiteCookies | None
     ) -> Page:
         if gate is None:
-            return await self._bounded(url, domain, started, cookies)
+            return await self._bounded(url, domain, started, cookies, 0)
         async with gate:
-            return await self._bounded(url, domain, started, cookies)
+            return await self._bounded(url, domain, started, cookies, -gate.pending)
 
-    async def _bounded(self, url: str, domain: str, started: float, cookies: SiteCookies | None) -> Page:
-        if self._ready is not None:
-            await self._ready()
-        async with self._global:
+    async def _bounded(self, url: str, domain: str, started: float, cookies: SiteCookies | None, priority: int) -> Page:
+        await self._global.acquire(priority)
+        try:
+            if self._ready is not None:
+                # asked with the slot held: a thousand requests already queued for a slot would otherwise all
+                # pass this check at once, and the pages they fetch pile up all the same
+                await self._ready()
             deadline = asyncio.timeout(self.settings.timeout)
             try:
                 async with deadline:
@@ -311,6 +360,8 @@ class Fetcher:
                     ) from exc
                 # a server that used the whole deadline would use it again: do not retry
                 raise _Failure(Outcome.TIMEOUT, f"no complete answer within {self.settings.timeout:g} s") from exc
+        finally:
+            self._global.release()
 
     async def _follow(self, url: str, domain: str, started: float, cookies: SiteCookies | None) -> Page:
         current = url

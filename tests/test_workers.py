@@ -16,6 +16,7 @@ from servers import Canned, LocalServer
 from test_drift import OLD_RULE, card, page
 
 from exposure.analyze import Analyzer, ResultsReading
+from exposure.fetch import _Slots
 from exposure.models import Classification, Outcome, Page, Status
 from exposure.profile import Profile
 from exposure.rules import load_rule
@@ -131,3 +132,61 @@ def test_analysis_workers_do_not_import_the_http_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_pages_queued_behind_a_runaway_page_are_read_by_its_replacement(tmp_path: Path, profile: Profile) -> None:
+    # one worker holds two pages at once: the one it reads and the next; when the first runs over its budget and
+    # the worker is killed, the second is not lost with it
+    # a 6 MB page of 480 long cards takes over a second to read, far over the budget of 0.5 s
+    pad = "<p>" + "Springfield, IL Age 47 Related to Jane Testwood, " * 240 + "</p>"
+    many = "".join(
+        card(f"Jane Testwood {i}th", f'<div class="subtitle">Age {20 + i % 50} • Tucson, AZ</div>{pad}')
+        for i in range(480)
+    )
+    with LocalServer(fallback=Canned(page(NOBODY))) as server:
+        rule = rules_for(tmp_path, [server])[0]
+    url = f"{server.base}/name/jane-testwood"
+
+    def html(body: str) -> Page:
+        text = page(body)
+        return Page(url, url, 200, {"content-type": "text/html"}, text.encode(), text, "text/html")
+
+    pool = AnalysisPool(Analyzer(profile, {rule.id: rule}), workers=1, budget=0.5, processes=True)
+
+    async def main() -> list[ResultsReading]:
+        await pool.results(html(NOBODY), rule.id, url)  # the worker is up and has read a page
+        reads = asyncio.gather(*(pool.results(html(b), rule.id, url) for b in (many, JANE, NOBODY)))
+        return list(await asyncio.wait_for(reads, 30))  # a page lost with its worker would never be answered
+
+    try:
+        slow, listed, empty = asyncio.run(main())
+    finally:
+        pool.close()
+    assert slow.classification.outcome is Outcome.ERROR and "took longer than" in slow.classification.detail
+    # read in full by the replacement (the old rule's cards drifted: unrecognized, with its one listing)
+    assert listed.classification.outcome is not Outcome.ERROR and len(listed.verdicts) == 1
+    assert empty.classification.outcome is Outcome.NO_RESULTS
+
+
+def test_the_request_slots_go_first_to_the_site_with_most_left_to_do() -> None:
+    slots = _Slots(1)
+    order: list[str] = []
+
+    async def ask(name: str, priority: int) -> None:
+        await slots.acquire(priority)
+        order.append(name)
+        await asyncio.sleep(0.01)
+        slots.release()
+
+    async def main() -> None:
+        await slots.acquire(0)  # every slot taken
+        waiting = [asyncio.create_task(ask(n, p)) for n, p in (("first come", 0), ("most left", -5), ("some", -2))]
+        gives_up = asyncio.create_task(ask("cancelled", -9))
+        await asyncio.sleep(0.01)
+        gives_up.cancel()
+        slots.release()
+        await asyncio.gather(*waiting)
+        await asyncio.wait_for(slots.acquire(0), 1)  # a cancelled waiter took no slot with it
+
+    asyncio.run(main())
+    assert order == ["most left", "some", "first come"]
