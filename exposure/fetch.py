@@ -448,7 +448,7 @@ class Fetcher:
             if peeked is not None:
                 text = decode_text(peeked, content_type)
                 if challenge_in(status, headers, text):
-                    return self._page(url, final, response, peeked, text, mime, started)
+                    return self._page(url, final, status, headers, peeked, text, mime, started)
             retry_after = parse_retry_after(headers.get("retry-after"))
             raise _Failure(Outcome.ERROR, f"HTTP {status} from the site", status, retry_after, True, final)
         if mime and not (mime in PARSED_TYPES or mime.endswith("+json")):
@@ -466,7 +466,7 @@ class Fetcher:
                 time.monotonic() - started,
             )
         if not self.settings.decode_bodies:
-            return await self._read_raw(url, final, response, started, mime)
+            return await self._read_raw(url, final, response, headers, started, mime)
         raw_seen = 0
         try:
             body = BoundedBody(headers.get("content-encoding", ""), self.settings.max_body)
@@ -482,12 +482,14 @@ class Fetcher:
         except Exception as exc:  # a broken body is the site's failure, never ours
             raise _broken(exc, "the connection broke while the page was read", status, final) from exc
         data = body.value()
-        return self._page(url, final, response, data, decode_text(data, content_type), mime, started)
+        return self._page(url, final, status, headers, data, decode_text(data, content_type), mime, started)
 
-    async def _read_raw(self, url: str, final: str, response: httpx.Response, started: float, mime: str) -> Page:
+    async def _read_raw(
+        self, url: str, final: str, response: httpx.Response, headers: dict[str, str], started: float, mime: str
+    ) -> Page:
         """The body as it came off the wire, capped; `decode_page` decodes it later, bounded the same way."""
         status = response.status_code
-        encoding = response.headers.get("content-encoding", "")
+        encoding = headers.get("content-encoding", "")
         try:
             decoders_for(encoding)  # refuse what we never asked for before downloading it
             parts: list[bytes] = []
@@ -502,18 +504,18 @@ class Fetcher:
             raise
         except Exception as exc:  # a broken body is the site's failure, never ours
             raise _broken(exc, "the connection broke while the page was read", status, final) from exc
-        page = self._page(url, final, response, b"".join(parts), "", mime, started)
+        page = self._page(url, final, status, headers, b"".join(parts), "", mime, started)
         return replace(page, encoded=encoding) if encoding.strip() else replace(page, text="", encoded="identity")
 
     @staticmethod
     def _page(
-        url: str, final: str, response: httpx.Response, data: bytes, text: str, mime: str, started: float
+        url: str, final: str, status: int, headers: dict[str, str], data: bytes, text: str, mime: str, started: float
     ) -> Page:
-        headers = {k.lower(): v for k, v in response.headers.items()}
+        # headers: the response's, lower-cased once by the caller (httpx decodes them anew on every items())
         return Page(
             url=url,
             final_url=final,
-            status=response.status_code,
+            status=status,
             headers=headers,
             body=data,
             text=text,
