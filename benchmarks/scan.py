@@ -726,6 +726,10 @@ def print_table(runs: list[RunResult], min_ms: float, max_ms: float) -> None:
               f"{r.server_requests} requests, {r.html_mb:.0f} MB of HTML before gzip; analysis "
               f"{1000 * r.worker_cpu / max(r.requests, 1):.2f} ms CPU per request in the workers, "
               f"{r.html_mb / max(r.worker_cpu, 1e-9):.0f} MB/s of HTML per core")
+        # the other bound: no more than `concurrency` requests in flight, each taking the mean latency at least
+        slots = r.server_requests * (min_ms + max_ms) / 2000 / r.concurrency
+        print(f"  least the global limit of {r.concurrency} requests in flight allows: {slots:.2f} s "
+              f"(wall / that {r.wall / slots:.2f})")
         busy = (r.cpu + r.worker_cpu + r.server_cpu) / r.wall
         print(f"  cores busy on average: {busy:.2f} of {os.cpu_count()} (client {(r.cpu + r.worker_cpu) / r.wall:.2f}, "
               f"simulated web {r.server_cpu / r.wall:.2f}, {1000 * r.server_cpu / max(r.server_requests, 1):.2f} ms "
