@@ -218,6 +218,7 @@ def masked_email_compatible(shown: str, mine: str) -> bool:
 # ---------------------------------------------------------------- places and addresses
 
 
+@lru_cache(maxsize=4096)  # asked for every comma-separated part of every place list on a page
 def state_abbr(raw: str) -> str:
     """ "Illinois" or "il" -> "IL"; "" when it is no US state."""
     raw = raw.strip()

@@ -435,7 +435,9 @@ def read_text(
     places = ExposureKind.AGE in wanted or ExposureKind.LOCATION in wanted
     kinds = {"relatives", "aliases", "current_place", "past_places", "age", "stop"} if places else set()
     if more_places and not places:
-        kinds |= {"past_places", "current_place", "relatives", "aliases", "stop"}
+        # only the place lists: other labels' runs would be followed and thrown away (the unlabelled text,
+        # for which every run's elements are set aside, is not read when no age or place is wanted)
+        kinds |= {"past_places", "current_place"}
     kinds |= {"relatives"} if ExposureKind.RELATIVE in wanted else set()
     kinds |= {"aliases"} if ExposureKind.ALIAS in wanted else set()
     for run, used in _runs(listing, frozenset(kinds)):
