@@ -38,22 +38,12 @@ from typing import Any
 
 from . import __version__
 from .bodies import decode_page
+from .chromium import LAUNCH_ARGS, default_chromium
 from .errors import EvidenceError
 from .models import SitePages
 from .profile import write_private
 
 EVIDENCE_DIR = "evidence"
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's: no browser is ever downloaded
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 SHOT_WIDTH = 1280
 SHOT_MAX_HEIGHT = 8000  # a results page can be very long; the picture shows its top, the page file has it all
 MANIFEST = "manifest.csv"
@@ -196,7 +186,7 @@ def _banner(c: Capture, shot_at: str) -> str:
     return "".join(f"<div>{html.escape(line)}</div>" for line in lines)
 
 
-def take_screenshots(folder: Path, db: Any, scan_id: str | None = None, chromium: Path = CHROMIUM) -> ShotSummary:
+def take_screenshots(folder: Path, db: Any, scan_id: str | None = None, chromium: Path | None = None) -> ShotSummary:
     """Screenshot every logged page that has none yet. Never raises for a missing browser or a page that will
     not render: the reason is logged with the capture and the page file stays the evidence."""
     todo = [c for c in captures(db, scan_id) if not c.shot_file]
@@ -208,6 +198,7 @@ def take_screenshots(folder: Path, db: Any, scan_id: str | None = None, chromium
         summary.failed.append(f"{c.url}: {why}")
         db.execute("UPDATE captures SET shot_note=? WHERE id=?", (why, c.id))
 
+    chromium = chromium or default_chromium()
     if not chromium.exists():
         for c in todo:
             note(c, f"no screenshot: {chromium} is not installed (apt-get install chromium)")
@@ -221,7 +212,7 @@ def take_screenshots(folder: Path, db: Any, scan_id: str | None = None, chromium
         return summary
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(chromium), headless=True, args=list(CHROMIUM_ARGS))
+            browser = p.chromium.launch(executable_path=str(chromium), headless=True, args=list(LAUNCH_ARGS))
             try:
                 for c in todo:
                     try:

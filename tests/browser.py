@@ -20,18 +20,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Dialog, Page, Request, Route, sync_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
+from exposure.chromium import DEFAULT_CHROMIUM, LAUNCH_ARGS
+
+CHROMIUM = DEFAULT_CHROMIUM  # the one scripts/ensure-chromium.sh installs
 ENSURE = Path(__file__).resolve().parent.parent / "scripts" / "ensure-chromium.sh"
-ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 
 
 def ensure_chromium() -> Path:
@@ -118,7 +110,7 @@ def chromium(allow: tuple[str, ...] = ()) -> Iterator[Browser]:
                 profile,
                 executable_path=str(executable),
                 headless=True,
-                args=list(ARGS),
+                args=list(LAUNCH_ARGS),
                 offline=not allow,  # a test that allows its own server needs the network stack
                 service_workers="block",
             )

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..bodies import decode_text
+from ..chromium import LAUNCH_ARGS, default_chromium
 from ..classify import challenge_in, detect_protection, matches
 from ..domains import normalize_domain, url_problem
 from ..fetch import FetchSettings, SiteCookies, SiteGate
@@ -61,25 +62,7 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Playwright, Response
     from playwright.async_api import Page as Tab
 
-DEFAULT_CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, installed by scripts/ensure-chromium.sh
 INSTALL_HINT = "pip install 'exposure[browser]'"
-# Chromium's own background traffic (updates, safe browsing, sync, metrics) does not go through a context's
-# proxy: these flags turn it off, so the only connections are the pages' own, and those are pinned.
-LAUNCH_ARGS = (
-    "--disable-extensions",  # extensions' own requests would not go through a site's proxy
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-domain-reliability",
-    "--disable-client-side-phishing-detection",
-    "--disable-breakpad",
-    "--no-pings",
-    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
-)
 POLL_SECONDS = 0.5  # how often a check page shown to the person is looked at again
 
 
@@ -88,11 +71,6 @@ def default_state_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("exposure")) / "browser-cookies"
-
-
-def default_chromium() -> Path:
-    """Where Chromium is: $EXPOSURE_CHROMIUM, else Debian's /usr/bin/chromium."""
-    return Path(os.environ.get("EXPOSURE_CHROMIUM") or DEFAULT_CHROMIUM)
 
 
 @dataclass(frozen=True)
