@@ -229,13 +229,17 @@ class Scanner:
             return page, reading
         # the caller keeps only what the page said about itself (status, final URL) while the listings' own
         # pages are fetched, which can take seconds: its body is not held meanwhile
+        return self._let_go((rule.site_key, url), page), reading
+
+    def _let_go(self, key: tuple[str, str], page: Page) -> Page:
+        """The page without its body, text and headers, kept in its place so the URL is still not fetched
+        twice; what was read from it stays with its reader."""
         light_page = replace(page, body=b"", text="", headers={})
-        key = (rule.site_key, url)
         if key in self._pages:
             light: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
             light.set_result(light_page)
             self._pages[key] = light
-        return light_page, reading
+        return light_page
 
     async def site(self, state: _SiteState) -> SiteResult:
         rule = state.rule
@@ -283,9 +287,7 @@ class Scanner:
         for key in self._site_urls.get(rule.site_key, ()):
             task = self._pages[key]
             if task.done() and not task.cancelled() and task.exception() is None and task.result().body:
-                light: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
-                light.set_result(replace(task.result(), body=b"", text=""))
-                self._pages[key] = light
+                self._let_go(key, task.result())
 
     def _cancel_pages(self, rule: Rule) -> None:
         """A site past its deadline stops using the network: its requests still in flight are dropped."""
