@@ -7,10 +7,14 @@ hop checked against the rule's site before it is requested. Every request has on
 covers connecting, redirects and the whole body, so a server trickling a byte a second ends there.
 A failure is returned as a `Page` with `failure` set: a site failing is a status, never an exception.
 
-The client is httpx over the aiohttp transport (httpx-aiohttp): on this project's 2-core machines the
-default httpx transport spent 8.4 ms of CPU per request at 50 concurrent requests, the aiohttp one 0.7 ms.
-The transport is created with auto_decompress=False and allow_redirects=False, which is what lets this
-module own decoding and redirects.
+The client is aiohttp, called directly. It was httpx over the aiohttp transport (httpx-aiohttp): on this
+project's 2-core machines httpx's own transport spent 8.4 ms of CPU per request at 50 concurrent requests,
+the aiohttp one 0.7 ms; and httpx's request and response objects around that transport (URL parsing and
+validation, header normalisation, the stream wrappers) still doubled the client's cost per request on the
+scan's event loop (0.63 against 0.28 ms, issue 12), which is the one core the whole network side of a scan
+runs on. httpx still builds the TLS context (certifi's roots), so what a certificate must prove is unchanged.
+The session is created with auto_decompress=False and every request with allow_redirects=False, which is
+what lets this module own decoding and redirects.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import aiohttp
 import aiohttp.abc
 import httpx
-from httpx_aiohttp import AiohttpTransport
+from multidict import CIMultiDictProxy
+from yarl import URL
 
 from . import __version__
 from .bodies import MAX_BODY, BoundedBody, decode_text, decoders_for
@@ -253,8 +258,7 @@ class Fetcher:
         # whose cores fall behind the network stops asking for pages rather than holding them all in memory
         self._ready = ready
         self._global = _Slots(self.settings.concurrency)
-        self._client: httpx.AsyncClient | None = None
-        self._transport: AiohttpTransport | None = None
+        self._session: aiohttp.ClientSession | None = None
         self.requests_sent = 0
         self.sent_to: dict[str, int] = {}  # requests per rule domain, for `max_requests_per_site`
         self.answers = 0  # responses of any kind: proof that the network works
@@ -268,43 +272,38 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
-        limits = httpx.Limits(max_connections=s.concurrency * 2, max_keepalive_connections=s.concurrency)
-
-        def session() -> aiohttp.ClientSession:
-            # No shared cookie jar: aiohttp's default jar takes "Domain=com" from one broker and sends it to
-            # every other .com broker of the scan, which lets them correlate it. A rule that needs cookies
-            # gets a jar of its own (SiteCookies) that never leaves its site.
-            connector = aiohttp.TCPConnector(
-                limit=limits.max_connections or 100,
-                keepalive_timeout=limits.keepalive_expiry,
-                ssl=httpx.create_ssl_context(trust_env=False),
-                resolver=_ConnectTo(s.connect_to) if s.connect_to else None,
-            )
-            return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
-
-        self._transport = AiohttpTransport(limits=limits, trust_env=False, client=session)
-        # The client only builds requests (default headers, timeouts); `_open` hands them to the transport
-        # itself, because httpx's send() parses every Location header even with follow_redirects=False and
-        # raises InvalidURL on "Location: javascript:alert(1)" before our own check could refuse it.
-        self._client = httpx.AsyncClient(
-            transport=self._transport,
-            follow_redirects=False,
-            # The request deadline in `_bounded` is what ends a slow request; the transport's read timeout is
-            # only a backstop, set a little later, so a hang always ends as "no complete answer within N s".
-            timeout=httpx.Timeout(s.timeout + 1.0, connect=min(10.0, s.timeout)),
+        # No shared cookie jar: aiohttp's default jar takes "Domain=com" from one broker and sends it to every
+        # other .com broker of the scan, which lets them correlate it. A rule that needs cookies gets a jar of
+        # its own (SiteCookies) that never leaves its site.
+        connector = aiohttp.TCPConnector(
+            limit=s.concurrency * 2,
+            limit_per_host=0,
+            keepalive_timeout=5.0,
+            ssl=httpx.create_ssl_context(trust_env=False),
+            resolver=_ConnectTo(s.connect_to) if s.connect_to else None,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,
+            auto_decompress=False,
+            # The request deadline in `_bounded` is what ends a slow request; these are only a backstop, set a
+            # little later, so a hang always ends as "no complete answer within N s".
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=s.timeout + 1.0, sock_connect=min(10.0, s.timeout), sock_read=s.timeout + 1.0
+            ),
             headers={
                 "User-Agent": s.user_agent,
                 "Accept": "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.5",
                 "Accept-Encoding": "gzip, deflate, br",
                 "Accept-Language": "en-US,en;q=0.8",
             },
-            trust_env=False,
         )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def get(
         self, url: str, domain: str, gate: SiteGate | None = None, cookies: SiteCookies | None = None
@@ -369,8 +368,8 @@ class Fetcher:
             response = await self._open(current, cookies, domain)
             try:
                 if cookies is not None:
-                    cookies.update(response.headers.get_list("set-cookie"), current)
-                if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
+                    cookies.update(response.headers.getall("set-cookie", []), current)
+                if response.status in REDIRECT_STATUSES and "location" in response.headers:
                     location = response.headers["location"].strip()
                     problem: str | None
                     try:
@@ -383,18 +382,20 @@ class Fetcher:
                         raise _Failure(
                             Outcome.ERROR,
                             f"redirect to {target[:200]} refused: {problem}",
-                            response.status_code,
+                            response.status,
                             final_url=current,
                         )
                     current = target
                     continue
                 return await self._read(url, current, response, started)
             finally:
-                await response.aclose()
+                # a body read to its end gives the connection back for the next request; one left unread (a
+                # redirect, a refused type, a failure) is closed by aiohttp, so no unread bytes are waited for
+                response.release()
         raise _Failure(Outcome.ERROR, f"more than {self.settings.max_redirects} redirects", final_url=current)
 
-    async def _open(self, url: str, cookies: SiteCookies | None = None, domain: str = "") -> httpx.Response:
-        assert self._client is not None and self._transport is not None, "use Fetcher as an async context manager"
+    async def _open(self, url: str, cookies: SiteCookies | None = None, domain: str = "") -> aiohttp.ClientResponse:
+        assert self._session is not None, "use Fetcher as an async context manager"
         if self.offline:
             raise _Failure(Outcome.ERROR, NO_NETWORK, final_url=url)
         cap = self.settings.max_requests_per_site
@@ -405,12 +406,14 @@ class Fetcher:
         if cookies is not None and cookies.header():
             headers["Cookie"] = cookies.header()
         try:
-            request = self._client.build_request("GET", target, headers=headers)
-        except (httpx.InvalidURL, ValueError) as exc:
+            address = URL(target)
+            if not address.host or address.scheme not in ("http", "https"):
+                raise ValueError("no host" if not address.host else f"scheme {address.scheme!r}")
+        except (ValueError, TypeError) as exc:
             raise _Failure(Outcome.ERROR, f"not requested: malformed URL ({exc})", final_url=url) from exc
         self.requests_sent += 1
         try:
-            response = await self._transport.handle_async_request(request)
+            response = await self._session.get(address, headers=headers or None, allow_redirects=False)
         except Exception as exc:  # whatever the connection does is the site's failure, never ours
             failure = _broken(exc, "the connection failed", None, url)
             if failure.detail.startswith(_DNS_WORDS):
@@ -419,7 +422,7 @@ class Fetcher:
         self.answers += 1
         return response
 
-    async def _peek(self, response: httpx.Response, headers: Mapping[str, str], mime: str) -> bytes | None:
+    async def _peek(self, response: aiohttp.ClientResponse, headers: Mapping[str, str], mime: str) -> bytes | None:
         if mime and not (mime in PARSED_TYPES or mime.endswith("+json")):
             return None
         return await _peek_body(
@@ -434,9 +437,9 @@ class Fetcher:
             return url, {}
         return urlunsplit(("http", parts.netloc, parts.path or "/", parts.query, "")), {}
 
-    async def _read(self, url: str, final: str, response: httpx.Response, started: float) -> Page:
-        status = response.status_code
-        headers = {k.lower(): v for k, v in response.headers.items()}
+    async def _read(self, url: str, final: str, response: aiohttp.ClientResponse, started: float) -> Page:
+        status = response.status
+        headers = _lower_headers(response.headers)
         if status == 429:
             retry_after = parse_retry_after(headers.get("retry-after"))
             raise _Failure(Outcome.RATE_LIMITED, "HTTP 429 Too Many Requests", status, retry_after, True, final)
@@ -470,7 +473,7 @@ class Fetcher:
         raw_seen = 0
         try:
             body = BoundedBody(headers.get("content-encoding", ""), self.settings.max_body)
-            async for chunk in response.aiter_raw():
+            async for chunk in response.content.iter_any():
                 raw_seen += len(chunk)
                 if raw_seen > self.settings.max_body:
                     raise _Failure(Outcome.ERROR, f"page larger than {self.settings.max_body // 1024} KiB: not read")
@@ -485,16 +488,22 @@ class Fetcher:
         return self._page(url, final, status, headers, data, decode_text(data, content_type), mime, started)
 
     async def _read_raw(
-        self, url: str, final: str, response: httpx.Response, headers: dict[str, str], started: float, mime: str
+        self,
+        url: str,
+        final: str,
+        response: aiohttp.ClientResponse,
+        headers: dict[str, str],
+        started: float,
+        mime: str,
     ) -> Page:
         """The body as it came off the wire, capped; `decode_page` decodes it later, bounded the same way."""
-        status = response.status_code
+        status = response.status
         encoding = headers.get("content-encoding", "")
         try:
             decoders_for(encoding)  # refuse what we never asked for before downloading it
             parts: list[bytes] = []
             seen = 0
-            async for chunk in response.aiter_raw():
+            async for chunk in response.content.iter_any():
                 seen += len(chunk)
                 if seen > self.settings.max_body:
                     raise _Failure(Outcome.ERROR, f"page larger than {self.settings.max_body // 1024} KiB: not read")
@@ -511,7 +520,7 @@ class Fetcher:
     def _page(
         url: str, final: str, status: int, headers: dict[str, str], data: bytes, text: str, mime: str, started: float
     ) -> Page:
-        # headers: the response's, lower-cased once by the caller (httpx decodes them anew on every items())
+        # headers: the response's, lower-cased once by the caller (`_lower_headers`)
         return Page(
             url=url,
             final_url=final,
@@ -525,12 +534,24 @@ class Fetcher:
         )
 
 
-async def _peek_body(response: httpx.Response, headers: Mapping[str, str], cap: int, seconds: float) -> bytes | None:
+def _lower_headers(headers: CIMultiDictProxy[str]) -> dict[str, str]:
+    """A response's headers with lower-case names; a header sent several times is joined with commas (as the
+    HTTP standard allows for lists, and as httpx gave them)."""
+    out: dict[str, str] = {}
+    for k, v in headers.items():
+        key = k.lower()
+        out[key] = f"{out[key]}, {v}" if key in out else v
+    return out
+
+
+async def _peek_body(
+    response: aiohttp.ClientResponse, headers: Mapping[str, str], cap: int, seconds: float
+) -> bytes | None:
     """At most `cap` decoded bytes of a body within `seconds`, or None: for looking at an error page."""
     try:
         body = BoundedBody(headers.get("content-encoding", ""), cap)
         async with asyncio.timeout(seconds):
-            async for chunk in response.aiter_raw():
+            async for chunk in response.content.iter_any():
                 body.feed(chunk)
         body.finish()
     except Exception:  # an error page we cannot read is just an error
@@ -546,16 +567,15 @@ OFFLINE_AFTER = 3  # hosts that must fail to resolve, with no answer from anywhe
 def _broken(exc: BaseException, what: str, status: int | None, final: str) -> _Failure:
     """A failure for a connection that failed, in plain words, named after the real cause.
 
-    httpx-aiohttp maps every aiohttp connection error, a refused connection included, to ConnectTimeout,
-    so the aiohttp exception it wraps is what tells a timeout from a refusal or a reset. A name that does not
-    resolve and a refused connection are not retried: asking again in a second gets the same answer.
+    aiohttp's exception tells a timeout from a refusal or a reset. A name that does not resolve and a refused
+    connection are not retried: asking again in a second gets the same answer.
     """
     import socket
     import ssl
 
-    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    cause = exc
     os_error = getattr(cause, "os_error", None)
-    timed_out = isinstance(cause, TimeoutError) or (cause is exc and isinstance(exc, httpx.TimeoutException))
+    timed_out = isinstance(cause, TimeoutError)
     text = " ".join(str(cause).split())  # aiohttp parser errors span several lines
     raw = f"{type(cause).__name__}{f': {text[:300]}' if text else ''}"
     names = {t.__name__ for t in type(cause).__mro__}
