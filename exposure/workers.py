@@ -23,10 +23,13 @@ import multiprocessing
 import os
 import queue
 import struct
+import sys
 import threading
+import types
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .analyze import Analyzer, DetailReading, ResultsReading
@@ -104,6 +107,25 @@ def _context() -> Any:
     return ctx
 
 
+@contextmanager
+def _main_left_out() -> Iterator[None]:
+    """Starts workers without running the scanning program's main script in them.
+
+    multiprocessing runs the parent's `__main__` file again in every new process (as `__mp_main__`), so that
+    functions defined there can be unpickled. A worker's only function lives in this module, and the main script
+    is `exposure`'s command line (typer, rich, the HTTP client, Playwright) or a benchmark: every worker imported
+    all of it again, which cost each one about 0.3 s of CPU and the memory of the HTTP client that the workers
+    were meant never to load. With no main module in sight while a worker starts, it is asked to import none.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 class _Job:
     """One page for a worker: its message, the future its reader awaits, and the budget's timer once begun."""
 
@@ -126,7 +148,8 @@ class _Worker:
         jobs_in, self._jobs_out = ctx.Pipe(duplex=False)
         self._replies, replies_out = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(target=_worker_main, args=(jobs_in, replies_out), daemon=True)
-        self.proc.start()
+        with _main_left_out():
+            self.proc.start()
         jobs_in.close()
         replies_out.close()
         self._jobs_out.send_bytes(setup)

@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import subprocess
 import sys
+import textwrap
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -132,6 +133,47 @@ def test_analysis_workers_do_not_import_the_http_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_analysis_workers_do_not_run_the_main_script_again(tmp_path: Path) -> None:
+    # multiprocessing has every new process run the parent's main script again; the scan's main script is the
+    # command line, which loads the HTTP client (here: a script that imports aiohttp at its top), and a worker
+    # that ran it would carry aiohttp's compiled parser in its memory
+    script = tmp_path / "main_script.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import asyncio
+            import sys
+            from pathlib import Path
+
+            import aiohttp  # noqa: F401  (what the command line loads before any scan)
+
+            from exposure.analyze import Analyzer
+            from exposure.models import Page
+            from exposure.profile import load_profile
+            from exposure.workers import AnalysisPool
+
+            if __name__ == "__main__":
+                pool = AnalysisPool(Analyzer(load_profile(Path(sys.argv[1])), {}), workers=1, processes=True)
+                page = Page("http://127.0.0.1:1/", "http://127.0.0.1:1/", 200, {}, b"", "", "text/html")
+
+                async def main() -> None:
+                    await pool.results(page, "no-such-rule", "q")  # the worker is up and has answered
+
+                asyncio.run(main())
+                worker = pool._pool._all[0].proc.pid
+                with open(f"/proc/{worker}/maps") as maps:
+                    print(sorted({line.split("/")[-1].split(".")[0] for line in maps if "aiohttp" in line}))
+                pool.close()
+            """
+        )
+    )
+    profile_path = Path(__file__).parent / "fixtures" / "profiles" / "default.toml"
+    out = subprocess.run(
+        [sys.executable, str(script), str(profile_path)], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
 def test_pages_queued_behind_a_runaway_page_are_read_by_its_replacement(tmp_path: Path, profile: Profile) -> None:
