@@ -512,8 +512,15 @@ def scan_cmd(
     out_dir: OutOpt = Path("reports"),
     fmt: FormatOpt = None,
     concurrency: Annotated[
-        int, typer.Option(min=1, max=256, metavar="N", help="Requests in flight across all sites.")
-    ] = 32,
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            metavar="N",
+            help="Requests in flight across all sites (default: an eighth of the sites scanned, 32 to 128).",
+            show_default=False,
+        ),
+    ] = None,
     timeout: Annotated[
         float, typer.Option(min=1, metavar="SECONDS", help="Total seconds for one request, body included.")
     ] = 20.0,
@@ -571,7 +578,7 @@ def scan_cmd(
     if resume and recheck:
         raise _fail("--resume and --recheck cannot be used together")
     verbosity = _verbosity(quiet, verbose)
-    settings = FetchSettings(timeout=timeout, concurrency=concurrency, max_requests_per_site=max_requests)
+    settings = FetchSettings(timeout=timeout, concurrency=concurrency or 0, max_requests_per_site=max_requests)
     options = ScanOptions(
         fetch=settings,
         site_deadline=site_deadline,

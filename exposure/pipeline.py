@@ -29,7 +29,16 @@ from .browser import BrowserEngine, BrowserSettings, BrowserSite, ChallengeHandl
 from .capture import save_capture
 from .domains import site_of
 from .extract import MAX_LISTINGS
-from .fetch import NO_NETWORK, OFFLINE_AFTER, Fetcher, FetchSettings, PageSource, SiteCookies, SiteGate
+from .fetch import (
+    NO_NETWORK,
+    OFFLINE_AFTER,
+    Fetcher,
+    FetchSettings,
+    PageSource,
+    SiteCookies,
+    SiteGate,
+    scan_concurrency,
+)
 from .findings import listing_identity
 from .models import (
     ANSWERED,
@@ -504,7 +513,10 @@ async def _scan(
     analysis = AnalysisPool(analyzer, workers if processes else min(workers, 2), options.analysis_budget, processes)
     browser = BrowserEngine(options.browser, options.fetch, on_challenge)  # starts Chromium only when needed
     # bodies stay compressed until a worker reads them: decoding is CPU work the event loop need not do
-    async with Fetcher(replace(options.fetch, decode_bodies=False), ready=analysis.room) as fetcher, browser:
+    fetch = replace(
+        options.fetch, decode_bodies=False, concurrency=options.fetch.concurrency or scan_concurrency(len(rules))
+    )
+    async with Fetcher(fetch, ready=analysis.room) as fetcher, browser:
         scanner = Scanner(profile, options, fetcher, analysis, keep_evidence=on_pages is not None, browser=browser)
         tasks = {asyncio.create_task(scanner.site(states[r.id]), name=r.id): r.id for r in rules}
         stop_task = asyncio.ensure_future(stop.wait()) if stop is not None else None
@@ -573,6 +585,7 @@ async def _scan(
             "requests": str(fetcher.requests_sent),
             "seconds": f"{time.monotonic() - t0:.2f}",
             "max_requests_per_site": str(options.fetch.max_requests_per_site),
+            "concurrency": str(fetch.concurrency),
             **(
                 {"browser_pages": str(browser.pages_loaded), "browser_blocked": str(sum(browser.refused.values()))}
                 if browser.pages_loaded

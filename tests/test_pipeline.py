@@ -10,6 +10,7 @@ import pytest
 from conftest import fast_options, run_scan
 from servers import Canned, LocalServer
 
+from exposure.fetch import scan_concurrency
 from exposure.models import ExposureKind, Outcome, Status
 from exposure.profile import Profile
 from exposure.rules import Rule, load_rule
@@ -124,6 +125,18 @@ def test_no_results_everywhere_is_not_found(tmp_path: Path, profile: Profile) ->
         result = run_scan(profile, [rule]).sites[0]
     assert result.status is Status.NOT_FOUND and result.reason is None
     assert {q.outcome for q in result.queries} == {Outcome.NO_RESULTS}
+
+
+def test_the_scan_picks_its_own_request_limit_when_none_is_set(tmp_path: Path, profile: Profile) -> None:
+    # a limit of 0 (the command line's default) is the scan's own choice, from the number of sites; one set is kept
+    with LocalServer(fallback=Canned(page(NO_RESULTS), status=404)) as server:
+        host = server.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
+        chosen = run_scan(profile, [rule], fast_options(concurrency=0))
+        kept = run_scan(profile, [rule], fast_options(concurrency=3))
+    assert chosen.sites[0].status is Status.NOT_FOUND and chosen.extra["concurrency"] == "32"
+    assert kept.sites[0].status is Status.NOT_FOUND and kept.extra["concurrency"] == "3"
+    assert [scan_concurrency(n) for n in (1, 200, 500, 1000, 5000)] == [32, 32, 62, 125, 128]
 
 
 def test_namesakes_only_is_not_found(tmp_path: Path, profile: Profile) -> None:
