@@ -10,7 +10,7 @@ ports are two different sites, which is what the redirect tests need.
 from __future__ import annotations
 
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import tldextract
 
@@ -40,7 +40,10 @@ def is_public_suffix(host: str) -> bool:
 
 def site_of(url: str) -> str:
     """The site key of an absolute URL: its registered domain, or host:port when it has none."""
-    parts = urlsplit(url)
+    return _site_of_parts(urlsplit(url))
+
+
+def _site_of_parts(parts: SplitResult) -> str:
     host = (parts.hostname or "").lower()
     if not host:
         return ""
@@ -51,6 +54,7 @@ def site_of(url: str) -> str:
     return f"{host}:{port}"
 
 
+@lru_cache(maxsize=4096)
 def normalize_domain(domain: str) -> str:
     """A rule's `domain` as a site key ("127.0.0.1:8080", "fastpeoplesearch.com")."""
     domain = domain.strip().lower()
@@ -77,7 +81,7 @@ def url_problem(url: str, domain: str) -> str | None:
         return "URL carries user-info (user@host)"
     if not parts.hostname:
         return "URL has no host"
-    site, rule_site = site_of(url), normalize_domain(domain)
+    site, rule_site = _site_of_parts(parts), normalize_domain(domain)
     if ":" not in rule_site and ":" in site:  # a port-less rule domain for a host without a public suffix
         site = site.rsplit(":", 1)[0]
     if site != rule_site:

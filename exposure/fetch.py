@@ -26,7 +26,7 @@ import itertools
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -299,11 +299,11 @@ class Fetcher:
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
             auto_decompress=False,
-            # The request deadline in `_bounded` is what ends a slow request; these are only a backstop, set a
-            # little later, so a hang always ends as "no complete answer within N s".
-            timeout=aiohttp.ClientTimeout(
-                total=None, connect=s.timeout + 1.0, sock_connect=min(10.0, s.timeout), sock_read=s.timeout + 1.0
-            ),
+            # The request deadline in `_bounded` is what ends a slow request, body included; these are only a
+            # backstop, set a little later, so a hang always ends as "no complete answer within N s". No read
+            # timeout: aiohttp moves its timer on every chunk that arrives, a tenth of the client's CPU per page,
+            # for a deadline the request's own already enforces.
+            timeout=aiohttp.ClientTimeout(total=None, connect=s.timeout + 1.0, sock_connect=min(10.0, s.timeout)),
             headers={
                 "User-Agent": s.user_agent,
                 "Accept": "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.5",
@@ -525,12 +525,20 @@ class Fetcher:
             raise
         except Exception as exc:  # a broken body is the site's failure, never ours
             raise _broken(exc, "the connection broke while the page was read", status, final) from exc
-        page = self._page(url, final, status, headers, b"".join(parts), "", mime, started)
-        return replace(page, encoded=encoding) if encoding.strip() else replace(page, text="", encoded="identity")
+        coding = encoding if encoding.strip() else "identity"
+        return self._page(url, final, status, headers, b"".join(parts), "", mime, started, coding)
 
     @staticmethod
     def _page(
-        url: str, final: str, status: int, headers: dict[str, str], data: bytes, text: str, mime: str, started: float
+        url: str,
+        final: str,
+        status: int,
+        headers: dict[str, str],
+        data: bytes,
+        text: str,
+        mime: str,
+        started: float,
+        encoded: str = "",
     ) -> Page:
         # headers: the response's, lower-cased once by the caller (`_lower_headers`)
         return Page(
@@ -543,6 +551,7 @@ class Fetcher:
             content_type=mime or "text/html",
             elapsed=time.monotonic() - started,
             fetched_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            encoded=encoded,
         )
 
 
