@@ -269,7 +269,8 @@ class Fetcher:
         # awaited before each request: the page readers' backpressure (workers.AnalysisPool.room), so a scan
         # whose cores fall behind the network stops asking for pages rather than holding them all in memory
         self._ready = ready
-        self._global = _Slots(self.settings.concurrency or 32)
+        self._limit = self.settings.concurrency or 32  # 0 is a scan's own choice; alone, the old default
+        self._global = _Slots(self._limit)
         self._session: aiohttp.ClientSession | None = None
         self.requests_sent = 0
         self.sent_to: dict[str, int] = {}  # requests per rule domain, for `max_requests_per_site`
@@ -288,7 +289,7 @@ class Fetcher:
         # other .com broker of the scan, which lets them correlate it. A rule that needs cookies gets a jar of
         # its own (SiteCookies) that never leaves its site.
         connector = aiohttp.TCPConnector(
-            limit=(s.concurrency or 32) * 2,
+            limit=self._limit * 2,
             limit_per_host=0,
             keepalive_timeout=5.0,
             ssl=httpx.create_ssl_context(trust_env=False),
