@@ -49,10 +49,12 @@ class DetailReading:
     verdict: Verdict
 
 
-def _lean(verdict: Verdict) -> Verdict:
-    """A stranger's listing without its full text: nothing reads it again, and it is the bulk of what a worker
-    process sends back (and of the report's data about people who are not the user)."""
-    if verdict.is_user or verdict.namesake or verdict.unconfirmed or verdict.identifier_exposed:
+def _lean(verdict: Verdict, opened: bool = False) -> Verdict:
+    """A listing's full text is kept only while something reads it again: the user's own listings (the report
+    shows it) and a card whose own page is still to be read (`opened`: the detail's reading starts from the
+    card). Anyone else's is the bulk of what a worker process sends back, and the scan would drop it anyway
+    (pipeline._SiteState.add)."""
+    if verdict.is_user or verdict.identifier_exposed or opened or not verdict.listing.text:
         return verdict
     return replace(verdict, listing=replace(verdict.listing, text=""))
 
@@ -88,11 +90,17 @@ class Analyzer:
             return ResultsReading(classification, notes=tuple(extraction.notes))
         listings = [replace(listing, found_by=(found_by,)) for listing in extraction.listings]
         verdicts = [judge(listing, self.profile, self.today) for listing in listings]
+        worth = [_worth_a_detail_visit(v) for v in verdicts]
+        # the pipeline opens a listing's own page on exactly these terms (Scanner._query)
+        opened = [
+            rule.extract.detail is not None and bool(link) and w
+            for link, w in zip(extraction.detail_links, worth, strict=True)
+        ]
         return ResultsReading(
             classification=classification,
-            verdicts=tuple(_lean(v) for v in verdicts),
+            verdicts=tuple(_lean(v, o) for v, o in zip(verdicts, opened, strict=True)),
             detail_links=tuple(extraction.detail_links),
-            worth_detail=tuple(_worth_a_detail_visit(v) for v in verdicts),
+            worth_detail=tuple(worth),
             next_page=extraction.next_page if classification.outcome is Outcome.RESULTS else None,
             cut=extraction.cut,
             notes=tuple(extraction.notes),
@@ -112,7 +120,7 @@ class Analyzer:
         classification = classify_detail(page, doc, rule, listing, read)
         if classification.outcome is not Outcome.RESULTS:
             merged = replace(listing, unread=f"its own page: {classification.detail}")
-        return DetailReading(classification, judge(merged, self.profile, self.today))
+        return DetailReading(classification, _lean(judge(merged, self.profile, self.today)))
 
 
 def analyze_page(body: bytes | str, url: str, rule: Rule, profile: Profile, today: date | None = None) -> list[Verdict]:

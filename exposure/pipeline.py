@@ -230,7 +230,8 @@ class Scanner:
         """A results page, fetched and read once. Its body is let go as soon as it has been read: a scan of a
         thousand sites must not keep every page it saw in memory."""
         page = await asyncio.shield(self._get(url, rule, gate))
-        reading = await self.analysis.results(page, rule.id, found_by)
+        # the sites with the most requests left are read first, as they are fetched first (fetch._Slots)
+        reading = await self.analysis.results(page, rule.id, found_by, priority=-gate.pending)
         pairs = zip(reading.verdicts, reading.worth_detail, strict=True)
         if any(v.is_user or v.identifier_exposed or worth for v, worth in pairs):
             self._keep(rule, page)  # it may show one of the user's listings: evidence, if the site says so
@@ -340,14 +341,16 @@ class Scanner:
                 )
             if not reading.read_listings:
                 return
-            await asyncio.gather(
-                *(
-                    self._listing(verdict, link, worth, query, rule, gate, state)
-                    for verdict, link, worth in zip(
-                        reading.verdicts, reading.detail_links, reading.worth_detail, strict=True
-                    )
-                )
-            )
+            # a task only for the listings whose own page may be opened: most are strangers, kept at once (a
+            # scan of a thousand sites made some 20,000 tasks that never waited for anything)
+            visits = []
+            for verdict, link, worth in zip(reading.verdicts, reading.detail_links, reading.worth_detail, strict=True):
+                if rule.extract.detail is not None and link and worth:
+                    visits.append(self._listing(verdict, link, worth, query, rule, gate, state))
+                else:
+                    state.add(verdict)
+            if visits:
+                await asyncio.gather(*visits)
             if reading.classification.outcome is not Outcome.RESULTS:
                 return  # a page that no longer looks like its rule: its next-page link is not trusted either
             pages += 1
@@ -385,7 +388,7 @@ class Scanner:
                 state.detail_links.add(link)  # claimed before awaiting: listings run concurrently
                 page = await asyncio.shield(self._get(link, rule, gate))
                 self._keep(rule, page)
-                read = await self.analysis.detail(page, rule.id, listing)
+                read = await self.analysis.detail(page, rule.id, listing, priority=-gate.pending)
                 classification = read.classification if isinstance(read, DetailReading) else read
                 if first_visit:
                     names = listing.values.get(ExposureKind.NAME, ())
