@@ -19,6 +19,9 @@ Two backends, one interface:
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+import math
 import multiprocessing
 import os
 import queue
@@ -129,12 +132,13 @@ def _main_left_out() -> Iterator[None]:
 class _Job:
     """One page for a worker: its message, the future its reader awaits, and the budget's timer once begun."""
 
-    __slots__ = ("budget", "future", "message", "timer")
+    __slots__ = ("budget", "future", "message", "priority", "timer")
 
-    def __init__(self, message: bytes, future: asyncio.Future[bytes], budget: float) -> None:
+    def __init__(self, message: bytes, future: asyncio.Future[bytes], budget: float, priority: float) -> None:
         self.message = message
         self.future = future
         self.budget = budget
+        self.priority = priority
         self.timer: asyncio.TimerHandle | None = None
 
 
@@ -225,7 +229,9 @@ class _ProcessPool:
         self._setup = pickle.dumps((a.profile, a.rules, a.today, a.max_body), protocol=pickle.HIGHEST_PROTOCOL)
         self._size = workers
         self._started = False
-        self._queue: deque[_Job] = deque()  # pages waiting for a worker, in arrival order
+        # pages waiting for a worker: (priority, arrival, job), lowest first (see `run`)
+        self._queue: list[tuple[float, int, _Job]] = []
+        self._arrivals = itertools.count()
         self._all: list[_Worker] = []
 
     def _spawn(self) -> _Worker:
@@ -233,7 +239,10 @@ class _ProcessPool:
         self._all.append(worker)
         return worker
 
-    async def run(self, kind: str, args: tuple[Any, ...], budget: float) -> Any:
+    async def run(self, kind: str, args: tuple[Any, ...], budget: float, priority: float = 0) -> Any:
+        """A page's reading. Pages wait for a worker lowest `priority` first, equal ones in arrival order: the
+        scan gives the pages of the sites with the most requests left the front of the line, as the request
+        slots do (fetch._Slots), since reading a page is what tells such a site its next requests."""
         import pickle
 
         if not self._started:
@@ -241,8 +250,8 @@ class _ProcessPool:
             for _ in range(self._size):
                 self._spawn()
         message = pickle.dumps((kind, args), protocol=pickle.HIGHEST_PROTOCOL)
-        job = _Job(message, asyncio.get_running_loop().create_future(), budget)
-        self._queue.append(job)
+        job = _Job(message, asyncio.get_running_loop().create_future(), budget, priority)
+        heapq.heappush(self._queue, (priority, next(self._arrivals), job))
         self._feed()
         # cancelled while waiting (a site deadline, Ctrl-C): a page not yet sent is skipped when its turn comes,
         # one already sent is let finish (its budget still holds) and its reading dropped
@@ -259,7 +268,7 @@ class _ProcessPool:
         for depth in range(1, self.DEPTH + 1):
             for worker in list(self._all):
                 while len(worker.jobs) < depth and self._queue:
-                    job = self._queue.popleft()
+                    job = heapq.heappop(self._queue)[2]
                     if job.future.done():  # its reader gave up while it waited
                         continue
                     if not worker.jobs:
@@ -303,7 +312,8 @@ class _ProcessPool:
                 job.timer = None
         if jobs and not jobs[0].future.done():
             jobs[0].future.set_exception(error)
-        self._queue.extendleft(reversed(jobs[1:]))
+        for job in jobs[1:]:  # back to the front of the line, in the order they were sent
+            heapq.heappush(self._queue, (-math.inf, next(self._arrivals), job))
         self._spawn()
         self._feed()
 
@@ -311,7 +321,7 @@ class _ProcessPool:
         for worker in self._all:
             worker.kill()
         self._all.clear()
-        for job in self._queue:
+        for _, _, job in self._queue:
             job.future.cancel()
         self._queue.clear()
 
@@ -350,19 +360,19 @@ class AnalysisPool:
             self._has_room.clear()
             await self._has_room.wait()
 
-    async def _run(self, kind: str, fn: Callable[..., T], *args: Any) -> T | Classification:
+    async def _run(self, kind: str, fn: Callable[..., T], *args: Any, priority: float = 0) -> T | Classification:
         self._waiting += 1
         try:
-            return await self._run_now(kind, fn, *args)
+            return await self._run_now(kind, fn, *args, priority=priority)
         finally:
             self._waiting -= 1
             if self._waiting < self.max_waiting:
                 self._has_room.set()
 
-    async def _run_now(self, kind: str, fn: Callable[..., T], *args: Any) -> T | Classification:
+    async def _run_now(self, kind: str, fn: Callable[..., T], *args: Any, priority: float = 0) -> T | Classification:
         try:
             if self._pool is not None:
-                result: T = await self._pool.run(kind, args, self.budget)
+                result: T = await self._pool.run(kind, args, self.budget, priority)
                 return result
             assert self._executor is not None
             task = asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(*args))
@@ -382,14 +392,17 @@ class AnalysisPool:
                 raw=f"{type(exc).__name__}: {message}",
             )
 
-    async def results(self, page: Page, rule_id: str, found_by: str) -> ResultsReading:
-        out = await self._run("results", self.analyzer.results, page, rule_id, found_by)
+    async def results(self, page: Page, rule_id: str, found_by: str, priority: float = 0) -> ResultsReading:
+        """A results page's reading; with worker processes, lower `priority` is read first."""
+        out = await self._run("results", self.analyzer.results, page, rule_id, found_by, priority=priority)
         if isinstance(out, Classification):
             return ResultsReading(Classification(out.outcome, f"rule {rule_id}: {out.detail}", out.raw))
         return out
 
-    async def detail(self, page: Page, rule_id: str, listing: Listing) -> DetailReading | Classification:
-        out = await self._run("detail", self.analyzer.detail, page, rule_id, listing)
+    async def detail(
+        self, page: Page, rule_id: str, listing: Listing, priority: float = 0
+    ) -> DetailReading | Classification:
+        out = await self._run("detail", self.analyzer.detail, page, rule_id, listing, priority=priority)
         if isinstance(out, Classification):
             return Classification(out.outcome, f"rule {rule_id}: {out.detail}", out.raw)
         return out

@@ -232,3 +232,30 @@ def test_the_request_slots_go_first_to_the_site_with_most_left_to_do() -> None:
 
     asyncio.run(main())
     assert order == ["most left", "some", "first come"]
+
+
+def test_pages_wait_for_a_worker_by_priority_like_the_request_slots(tmp_path: Path, profile: Profile) -> None:
+    with LocalServer(fallback=Canned(page(NOBODY))) as server:
+        rule = rules_for(tmp_path, [server])[0]
+    url = f"{server.base}/name/jane-testwood"
+    text = page(NOBODY)
+    empty = Page(url, url, 200, {"content-type": "text/html"}, text.encode(), text, "text/html")
+    pool = AnalysisPool(Analyzer(profile, {rule.id: rule}), workers=1, processes=True)
+    order: list[str] = []
+
+    async def read(name: str, priority: int) -> None:
+        reading = await pool.results(empty, rule.id, url, priority=priority)
+        assert reading.classification.outcome is Outcome.NO_RESULTS
+        order.append(name)
+
+    async def main() -> None:
+        await pool.results(empty, rule.id, url)  # the worker is up
+        # the worker takes the first two at once (the one it reads and the next, in its pipe); the rest wait
+        asked = (("taken", 0), ("in the pipe", 0), ("first come", 0), ("most left", -5), ("some", -2))
+        await asyncio.wait_for(asyncio.gather(*(read(n, p) for n, p in asked)), 30)
+
+    try:
+        asyncio.run(main())
+    finally:
+        pool.close()
+    assert order == ["taken", "in the pipe", "most left", "some", "first come"]
