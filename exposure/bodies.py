@@ -27,7 +27,7 @@ try:
 
     _inflate = isal_zlib
     _INFLATE_ERRORS = (zlib.error, cast(type[Exception], isal_zlib.IsalError))  # its stub calls it an instance
-except ImportError:  # a platform without its wheels: zlib does the same work, slower
+except ImportError:  # not installed (a platform without its wheels): zlib does the same work, slower
     pass
 
 STEP = 64 * 1024  # the most any one decoding step may produce
