@@ -31,7 +31,7 @@ import threading
 import types
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -148,30 +148,45 @@ class _Worker:
     a worker can be handed its next page while it reads the current one without the loop ever waiting for it;
     readings come back in the order the pages went in."""
 
-    def __init__(self, ctx: Any, setup: bytes, pool: _ProcessPool) -> None:
+    def __init__(self, ctx: Any, pool: _ProcessPool) -> None:
         jobs_in, self._jobs_out = ctx.Pipe(duplex=False)
         self._replies, replies_out = ctx.Pipe(duplex=False)
+        self._child_ends = (jobs_in, replies_out)
         self.proc = ctx.Process(target=_worker_main, args=(jobs_in, replies_out), daemon=True)
-        with _main_left_out():
-            self.proc.start()
-        jobs_in.close()
-        replies_out.close()
-        self._jobs_out.send_bytes(setup)
         self._fd = self._jobs_out.fileno()
-        os.set_blocking(self._fd, False)
-        self._pending = bytearray()  # framed pages not yet taken by the pipe
+        self._pending = bytearray()  # framed messages not yet taken by the pipe
         self._writing = False
+        self._attached = False
         self.jobs: deque[_Job] = deque()  # sent and not answered, oldest (the one being read) first
         self._pool = pool
         self._loop = asyncio.get_running_loop()
+
+    def launch(self) -> None:
+        """Starts the process. This waits for the forkserver to fork it, and the first time for the forkserver
+        itself to import the analysis code (half a second or more), so the pool calls it from a thread: run on
+        the event loop, it stalled a scan's first second."""
+        with _main_left_out():
+            self.proc.start()
+        for end in self._child_ends:
+            end.close()
+
+    def attach(self, setup: bytes) -> None:
+        """On the event loop, once started: the profile and rules go first, through the same non-blocking pipe
+        as the pages (the worker reads them after its own start-up, which the loop need not wait for)."""
+        os.set_blocking(self._fd, False)
+        self._attached = True
         self._loop.add_reader(self._replies.fileno(), self._readable)
+        self._put(setup)
 
     def send(self, job: _Job) -> None:
         """Queue a page for the worker; the pipe takes it as fast as the worker reads."""
         self.jobs.append(job)
+        self._put(job.message)
+
+    def _put(self, message: bytes) -> None:
         # multiprocessing.Connection's framing (a 4-byte big-endian length), so the worker's recv_bytes reads it
-        self._pending += struct.pack("!i", len(job.message))
-        self._pending += job.message
+        self._pending += struct.pack("!i", len(message))
+        self._pending += message
         self._flush()
 
     def _flush(self) -> None:
@@ -200,16 +215,19 @@ class _Worker:
         self._pool.replied(self, data)
 
     def kill(self) -> None:
-        for remove, fd in ((self._loop.remove_reader, self._replies), (self._loop.remove_writer, self._jobs_out)):
-            try:
-                remove(fd.fileno())
-            except (ValueError, OSError):
-                pass
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(1)
-        self._replies.close()
-        self._jobs_out.close()
+        if self._attached:
+            self._attached = False
+            for remove, fd in ((self._loop.remove_reader, self._replies), (self._loop.remove_writer, self._jobs_out)):
+                try:
+                    remove(fd.fileno())
+                except (ValueError, OSError):
+                    pass
+        if self.proc.pid is not None:  # started
+            if self.proc.is_alive():
+                self.proc.kill()
+            self.proc.join(1)
+        for conn in (self._replies, self._jobs_out, *self._child_ends):
+            conn.close()
 
 
 class _ProcessPool:
@@ -222,22 +240,65 @@ class _ProcessPool:
     DEPTH = 2
 
     def __init__(self, analyzer: Analyzer, workers: int) -> None:
-        import pickle
-
         self._ctx = _context()
-        a = analyzer
-        self._setup = pickle.dumps((a.profile, a.rules, a.today, a.max_body), protocol=pickle.HIGHEST_PROTOCOL)
+        self._analyzer = analyzer
+        self._setup: bytes | None = None  # the profile and rules, pickled once for every worker
         self._size = workers
         self._started = False
+        self._closed = False
         # pages waiting for a worker: (priority, arrival, job), lowest first (see `run`)
         self._queue: list[tuple[float, int, _Job]] = []
         self._arrivals = itertools.count()
-        self._all: list[_Worker] = []
+        self._all: list[_Worker] = []  # started, and handed pages
+        self._launching: list[_Worker] = []
+        self._launcher: ThreadPoolExecutor | None = None
 
-    def _spawn(self) -> _Worker:
-        worker = _Worker(self._ctx, self._setup, self)
+    def start(self) -> None:
+        """Starts the workers, without waiting for them: pages wait in line until one is up."""
+        if not self._started:
+            self._started = True
+            for _ in range(self._size):
+                self._spawn()
+
+    def _setup_message(self) -> bytes:
+        import pickle
+
+        if self._setup is None:  # in the launcher's thread: a thousand rules take 0.06 s to pickle
+            a = self._analyzer
+            self._setup = pickle.dumps((a.profile, a.rules, a.today, a.max_body), protocol=pickle.HIGHEST_PROTOCOL)
+        return self._setup
+
+    def _spawn(self) -> None:
+        """A new worker, started in a thread of its own (`_Worker.launch`); it takes pages once `_launched`."""
+        worker = _Worker(self._ctx, self)
+        self._launching.append(worker)
+        if self._launcher is None:
+            self._launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis-start")
+
+        def launch() -> bytes:
+            worker.launch()
+            return self._setup_message()
+
+        started = asyncio.wrap_future(self._launcher.submit(launch))
+        started.add_done_callback(lambda done: self._launched(worker, done))
+
+    def _launched(self, worker: _Worker, done: asyncio.Future[bytes]) -> None:
+        if worker in self._launching:
+            self._launching.remove(worker)
+        error = None if done.cancelled() else done.exception()
+        if self._closed or done.cancelled() or error is not None:
+            worker.kill()
+            if error is not None and not self._all and not self._launching:
+                # no worker could start: the pages waiting fail with why, and the next page tries again
+                for _, _, job in self._queue:
+                    if not job.future.done():
+                        job.future.set_exception(error)
+                self._queue.clear()
+                self._started = False
+            return
+        worker.attach(done.result())
         self._all.append(worker)
-        return worker
+        self._feed()
 
     async def run(self, kind: str, args: tuple[Any, ...], budget: float, priority: float = 0) -> Any:
         """A page's reading. Pages wait for a worker lowest `priority` first, equal ones in arrival order: the
@@ -245,10 +306,7 @@ class _ProcessPool:
         slots do (fetch._Slots), since reading a page is what tells such a site its next requests."""
         import pickle
 
-        if not self._started:
-            self._started = True
-            for _ in range(self._size):
-                self._spawn()
+        self.start()
         message = pickle.dumps((kind, args), protocol=pickle.HIGHEST_PROTOCOL)
         job = _Job(message, asyncio.get_running_loop().create_future(), budget, priority)
         heapq.heappush(self._queue, (priority, next(self._arrivals), job))
@@ -314,13 +372,18 @@ class _ProcessPool:
             jobs[0].future.set_exception(error)
         for job in jobs[1:]:  # back to the front of the line, in the order they were sent
             heapq.heappush(self._queue, (-math.inf, next(self._arrivals), job))
-        self._spawn()
+        if not self._closed:
+            self._spawn()
         self._feed()
 
     def close(self) -> None:
-        for worker in self._all:
+        self._closed = True
+        if self._launcher is not None:
+            self._launcher.shutdown(wait=True)  # a worker still starting is let start, then killed with the rest
+        for worker in (*self._all, *self._launching):
             worker.kill()
         self._all.clear()
+        self._launching.clear()
         for _, _, job in self._queue:
             job.future.cancel()
         self._queue.clear()
@@ -353,6 +416,12 @@ class AnalysisPool:
         self._pool: _ProcessPool | None = _ProcessPool(analyzer, workers) if processes else None
         if not processes:
             self._executor = DaemonThreadExecutor(workers)
+
+    def start(self) -> None:
+        """Starts the worker processes now, while a scan's first requests are out, rather than when its first
+        page arrives (the first pages would wait for them). Threads need no start."""
+        if self._pool is not None:
+            self._pool.start()
 
     async def room(self) -> None:
         """Returns once fewer than `max_waiting` pages wait to be read: the fetcher asks before each request."""

@@ -9,9 +9,11 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from conftest import fast_options, run_scan
 from servers import Canned, LocalServer
 from test_drift import OLD_RULE, card, page
@@ -259,3 +261,80 @@ def test_pages_wait_for_a_worker_by_priority_like_the_request_slots(tmp_path: Pa
     finally:
         pool.close()
     assert order == ["taken", "in the pipe", "most left", "some", "first come"]
+
+
+def test_workers_start_without_holding_up_the_event_loop(
+    tmp_path: Path, profile: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's start waits for the forkserver (its first start imports the analysis code): that wait runs in a
+    thread, while the loop goes on with the network. Here each start is made to take a second longer."""
+    import exposure.workers as workers
+
+    launch = workers._Worker.launch
+
+    def slow_launch(self: workers._Worker) -> None:
+        time.sleep(1)
+        launch(self)
+
+    monkeypatch.setattr(workers._Worker, "launch", slow_launch)
+    with LocalServer(fallback=Canned(page(NOBODY))) as server:
+        rule = rules_for(tmp_path, [server])[0]
+    url = f"{server.base}/name/jane-testwood"
+    text = page(NOBODY)
+    empty = Page(url, url, 200, {"content-type": "text/html"}, text.encode(), text, "text/html")
+    pool = AnalysisPool(Analyzer(profile, {rule.id: rule}), workers=1, processes=True)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def main() -> ResultsReading:
+        ticking = asyncio.create_task(ticker())
+        try:
+            return await asyncio.wait_for(pool.results(empty, rule.id, url), 30)
+        finally:
+            ticking.cancel()
+
+    try:
+        reading = asyncio.run(main())
+    finally:
+        pool.close()
+    assert reading.classification.outcome is Outcome.NO_RESULTS
+    assert ticks >= 20  # the loop kept running while the worker started (it stood still before)
+
+
+def test_a_worker_that_cannot_start_fails_the_waiting_pages_and_the_next_page_tries_again(
+    tmp_path: Path, profile: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import exposure.workers as workers
+
+    launch = workers._Worker.launch
+    failures = [OSError("no more processes")]
+
+    def failing_launch(self: workers._Worker) -> None:
+        if failures:
+            raise failures.pop()
+        launch(self)
+
+    monkeypatch.setattr(workers._Worker, "launch", failing_launch)
+    with LocalServer(fallback=Canned(page(NOBODY))) as server:
+        rule = rules_for(tmp_path, [server])[0]
+    url = f"{server.base}/name/jane-testwood"
+    text = page(NOBODY)
+    empty = Page(url, url, 200, {"content-type": "text/html"}, text.encode(), text, "text/html")
+    pool = AnalysisPool(Analyzer(profile, {rule.id: rule}), workers=1, processes=True)
+
+    async def main() -> tuple[ResultsReading, ResultsReading]:
+        first = await asyncio.wait_for(pool.results(empty, rule.id, url), 30)
+        second = await asyncio.wait_for(pool.results(empty, rule.id, url), 30)
+        return first, second
+
+    try:
+        first, second = asyncio.run(main())
+    finally:
+        pool.close()
+    assert first.classification.outcome is Outcome.ERROR and "no more processes" in first.classification.detail
+    assert second.classification.outcome is Outcome.NO_RESULTS
