@@ -9,8 +9,8 @@ Two backends, one interface:
 - worker processes (`processes=True`), for scans big enough to keep more than one core busy: the profile and
   the rules are sent once per worker, pages go in as bytes (still compressed: decoding is analysis work too)
   and verdicts come back as plain values. The pipes are read by the event loop itself (no helper threads in
-  the scanning process to compete with it for the interpreter). A worker past a page's budget is killed and
-  replaced, so even a runaway page cannot hold a core;
+  the scanning process to compete with it for the interpreter; one thread only waits while a worker starts).
+  A worker past a page's budget is killed and replaced, so even a runaway page cannot hold a core;
 - daemon threads, for small scans and tests, where starting processes would cost more than it saves. The
   regexes that run on page text are linear (normalize.py, textread.py) and rule regexes run in the `regex`
   engine with a time limit and without the interpreter lock, so a thread never starves the loop.
