@@ -411,7 +411,8 @@ class AnalysisPool:
         # (`room`) instead of piling fetched pages up in memory (a thousand sites held 70 MB of them)
         self.max_waiting = max_waiting
         self._waiting = 0
-        self._has_room = asyncio.Event()
+        # requests waiting for room, oldest first: let go a few at a time (`_let_in`), never all at once
+        self._for_room: deque[asyncio.Future[None]] = deque()
         self._executor: DaemonThreadExecutor | None = None
         self._pool: _ProcessPool | None = _ProcessPool(analyzer, workers) if processes else None
         if not processes:
@@ -425,9 +426,28 @@ class AnalysisPool:
 
     async def room(self) -> None:
         """Returns once fewer than `max_waiting` pages wait to be read: the fetcher asks before each request."""
-        while self._waiting >= self.max_waiting:
-            self._has_room.clear()
-            await self._has_room.wait()
+        if self._waiting < self.max_waiting and not self._for_room:
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._for_room.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # let in just as it was cancelled: its place goes on
+                self._let_in()
+            raise
+
+    def _let_in(self) -> None:
+        """As many waiting requests go on as there is room for now, oldest first. Waking every waiting request
+        whenever there was room again (an Event) sent a scan's whole request limit at once, 125 requests in one
+        pass of the loop (50-80 ms), and their pages came back as one burst, over the limit again. With no page
+        left to read, every waiting request goes on: no later reading would let them in."""
+        room = self.max_waiting - self._waiting if self._waiting else len(self._for_room)
+        while room > 0 and self._for_room:
+            turn = self._for_room.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                room -= 1
 
     async def _run(self, kind: str, fn: Callable[..., T], *args: Any, priority: float = 0) -> T | Classification:
         self._waiting += 1
@@ -435,8 +455,7 @@ class AnalysisPool:
             return await self._run_now(kind, fn, *args, priority=priority)
         finally:
             self._waiting -= 1
-            if self._waiting < self.max_waiting:
-                self._has_room.set()
+            self._let_in()
 
     async def _run_now(self, kind: str, fn: Callable[..., T], *args: Any, priority: float = 0) -> T | Classification:
         try:

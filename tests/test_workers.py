@@ -103,6 +103,45 @@ class _HeldAnalyzer(Analyzer):
         return ResultsReading(Classification(Outcome.NO_RESULTS, "nothing"))
 
 
+class _OneByOneAnalyzer(Analyzer):
+    """Reads a page each time the test says so."""
+
+    def __init__(self, profile: Profile) -> None:
+        super().__init__(profile, {})
+        self.turns = threading.Semaphore(0)
+
+    def results(self, page: Page, rule_id: str, found_by: str) -> ResultsReading:
+        self.turns.acquire(timeout=10)
+        return ResultsReading(Classification(Outcome.NO_RESULTS, "nothing"))
+
+
+def test_requests_waiting_for_room_go_on_as_pages_are_read_not_all_at_once(profile: Profile) -> None:
+    analyzer = _OneByOneAnalyzer(profile)
+    pool = AnalysisPool(analyzer, workers=1, max_waiting=2)
+    empty = Page("http://127.0.0.1:1/", "http://127.0.0.1:1/", 200, {}, b"", "", "text/html")
+
+    async def main() -> tuple[int, int]:
+        reads = [asyncio.create_task(pool.results(empty, "r", "q")) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        waiting = [asyncio.create_task(pool.room()) for _ in range(5)]
+        await asyncio.sleep(0.05)
+        before = sum(w.done() for w in waiting)
+        analyzer.turns.release()  # one page read: room for one more request
+        await asyncio.wait_for(reads[0], 5)
+        await asyncio.sleep(0.05)
+        after_one = sum(w.done() for w in waiting)
+        analyzer.turns.release()  # nothing left to read: every request goes on
+        await asyncio.wait_for(reads[1], 5)
+        await asyncio.wait_for(asyncio.gather(*waiting), 2)
+        return before, after_one
+
+    try:
+        before, after_one = asyncio.run(main())
+    finally:
+        pool.close()
+    assert (before, after_one) == (0, 1)
+
+
 def test_new_requests_wait_while_pages_wait_to_be_read(profile: Profile) -> None:
     analyzer = _HeldAnalyzer(profile)
     pool = AnalysisPool(analyzer, workers=1, max_waiting=2)
