@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import fast_options, run_scan
@@ -42,6 +43,16 @@ def rules_for(tmp_path: Path, servers: list[LocalServer]) -> list:  # type: igno
         path.write_text(textwrap.dedent(text))
         out.append(load_rule(path))
     return out
+
+
+def one_worker_and_an_empty_page(tmp_path: Path, profile: Profile) -> tuple[Any, str, Page, AnalysisPool]:
+    """A rule, a no-results page of its site, and a pool of one worker process for that rule."""
+    with LocalServer(fallback=Canned(page(NOBODY))) as server:
+        rule = rules_for(tmp_path, [server])[0]
+    url = f"{server.base}/name/jane-testwood"
+    text = page(NOBODY)
+    empty = Page(url, url, 200, {"content-type": "text/html"}, text.encode(), text, "text/html")
+    return rule, url, empty, AnalysisPool(Analyzer(profile, {rule.id: rule}), workers=1, processes=True)
 
 
 def gzipped(body: str) -> Canned:
@@ -276,12 +287,7 @@ def test_the_request_slots_go_first_to_the_site_with_most_left_to_do() -> None:
 
 
 def test_pages_wait_for_a_worker_by_priority_like_the_request_slots(tmp_path: Path, profile: Profile) -> None:
-    with LocalServer(fallback=Canned(page(NOBODY))) as server:
-        rule = rules_for(tmp_path, [server])[0]
-    url = f"{server.base}/name/jane-testwood"
-    text = page(NOBODY)
-    empty = Page(url, url, 200, {"content-type": "text/html"}, text.encode(), text, "text/html")
-    pool = AnalysisPool(Analyzer(profile, {rule.id: rule}), workers=1, processes=True)
+    rule, url, empty, pool = one_worker_and_an_empty_page(tmp_path, profile)
     order: list[str] = []
 
     async def read(name: str, priority: int) -> None:
@@ -316,12 +322,7 @@ def test_workers_start_without_holding_up_the_event_loop(
         launch(self)
 
     monkeypatch.setattr(workers._Worker, "launch", slow_launch)
-    with LocalServer(fallback=Canned(page(NOBODY))) as server:
-        rule = rules_for(tmp_path, [server])[0]
-    url = f"{server.base}/name/jane-testwood"
-    text = page(NOBODY)
-    empty = Page(url, url, 200, {"content-type": "text/html"}, text.encode(), text, "text/html")
-    pool = AnalysisPool(Analyzer(profile, {rule.id: rule}), workers=1, processes=True)
+    rule, url, empty, pool = one_worker_and_an_empty_page(tmp_path, profile)
     ticks = 0
 
     async def ticker() -> None:
@@ -359,12 +360,7 @@ def test_a_worker_that_cannot_start_fails_the_waiting_pages_and_the_next_page_tr
         launch(self)
 
     monkeypatch.setattr(workers._Worker, "launch", failing_launch)
-    with LocalServer(fallback=Canned(page(NOBODY))) as server:
-        rule = rules_for(tmp_path, [server])[0]
-    url = f"{server.base}/name/jane-testwood"
-    text = page(NOBODY)
-    empty = Page(url, url, 200, {"content-type": "text/html"}, text.encode(), text, "text/html")
-    pool = AnalysisPool(Analyzer(profile, {rule.id: rule}), workers=1, processes=True)
+    rule, url, empty, pool = one_worker_and_an_empty_page(tmp_path, profile)
 
     async def main() -> tuple[ResultsReading, ResultsReading]:
         first = await asyncio.wait_for(pool.results(empty, rule.id, url), 30)
