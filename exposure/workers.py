@@ -430,6 +430,8 @@ class AnalysisPool:
             return
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._for_room.append(turn)
+        if self._waiting < self.max_waiting:
+            self._let_in()  # room already: the oldest still waiting go first (those given up are passed over)
         try:
             await turn
         except asyncio.CancelledError:
