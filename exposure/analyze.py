@@ -59,6 +59,12 @@ def _lean(verdict: Verdict, opened: bool = False) -> Verdict:
     return replace(verdict, listing=replace(verdict.listing, text=""))
 
 
+def opens_detail(rule: Rule, link: str | None, worth: bool) -> bool:
+    """Whether the scan opens a listing's own page: the rule reads detail pages, the listing links to one, and
+    it is worth a visit. The scan decides by this, and a worker keeps a card's text for exactly these."""
+    return rule.extract.detail is not None and bool(link) and worth
+
+
 def _worth_a_detail_visit(verdict: Verdict) -> bool:
     """Only listings that carry one of the user's names (or no name we could read) are worth a second
     request: the others are strangers. The card's verdict already says which: the user, a namesake (a name
@@ -91,11 +97,7 @@ class Analyzer:
         listings = [replace(listing, found_by=(found_by,)) for listing in extraction.listings]
         verdicts = [judge(listing, self.profile, self.today) for listing in listings]
         worth = [_worth_a_detail_visit(v) for v in verdicts]
-        # the pipeline opens a listing's own page on exactly these terms (Scanner._query)
-        opened = [
-            rule.extract.detail is not None and bool(link) and w
-            for link, w in zip(extraction.detail_links, worth, strict=True)
-        ]
+        opened = [opens_detail(rule, link, w) for link, w in zip(extraction.detail_links, worth, strict=True)]
         return ResultsReading(
             classification=classification,
             verdicts=tuple(_lean(v, o) for v, o in zip(verdicts, opened, strict=True)),

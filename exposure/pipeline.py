@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import __version__
-from .analyze import Analyzer, DetailReading, ResultsReading
+from .analyze import Analyzer, DetailReading, ResultsReading, opens_detail
 from .browser import BrowserEngine, BrowserSettings, BrowserSite, ChallengeHandler
 from .capture import save_capture
 from .domains import site_of
@@ -345,7 +345,7 @@ class Scanner:
             # scan of a thousand sites made some 20,000 tasks that never waited for anything)
             visits = []
             for verdict, link, worth in zip(reading.verdicts, reading.detail_links, reading.worth_detail, strict=True):
-                if rule.extract.detail is not None and link and worth:
+                if opens_detail(rule, link, worth):
                     visits.append(self._listing(verdict, link, worth, query, rule, gate, state))
                 else:
                     state.add(verdict)
@@ -380,7 +380,7 @@ class Scanner:
         listing = verdict.listing
         # Only listings that carry one of the user's names are worth a second request: others are strangers.
         unopened = False
-        if detail is not None and link and worth:
+        if detail is not None and link and worth:  # opens_detail, with the types narrowed
             first_visit = link not in state.detail_links
             if first_visit and len(state.detail_links) >= detail.max_listings:
                 unopened = True

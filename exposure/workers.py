@@ -132,13 +132,12 @@ def _main_left_out() -> Iterator[None]:
 class _Job:
     """One page for a worker: its message, the future its reader awaits, and the budget's timer once begun."""
 
-    __slots__ = ("budget", "future", "message", "priority", "timer")
+    __slots__ = ("budget", "future", "message", "timer")
 
-    def __init__(self, message: bytes, future: asyncio.Future[bytes], budget: float, priority: float) -> None:
+    def __init__(self, message: bytes, future: asyncio.Future[bytes], budget: float) -> None:
         self.message = message
         self.future = future
         self.budget = budget
-        self.priority = priority
         self.timer: asyncio.TimerHandle | None = None
 
 
@@ -308,7 +307,7 @@ class _ProcessPool:
 
         self.start()
         message = pickle.dumps((kind, args), protocol=pickle.HIGHEST_PROTOCOL)
-        job = _Job(message, asyncio.get_running_loop().create_future(), budget, priority)
+        job = _Job(message, asyncio.get_running_loop().create_future(), budget)
         heapq.heappush(self._queue, (priority, next(self._arrivals), job))
         self._feed()
         # cancelled while waiting (a site deadline, Ctrl-C): a page not yet sent is skipped when its turn comes,
