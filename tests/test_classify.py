@@ -259,3 +259,24 @@ def test_challenge_in_sees_only_strong_markers() -> None:
     assert challenge_in(503, {"server": "cloudflare"}, "<html><body>Service Unavailable</body></html>") is None
     behind = canned_page("/results-behind-cloudflare")
     assert challenge_in(503, behind.headers, behind.text) is None
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<title>Plain</title><p>x",
+        "<html><head><title>In the head</title></head><body><title>in the body</title></body></html>",
+        "<p>x</p><title>After a paragraph</title>",
+        "<html><body><svg><title>Only an SVG's</title></svg></body></html>",
+        "<html><head><noscript><title>Nested  in head</title></noscript><title>Second</title></head></html>",
+        "<html><head><meta charset=utf-8></head><body><title>Body only</title></body></html>",
+        "",
+    ],
+)
+def test_the_title_is_the_first_one_in_the_page_wherever_it_sits(html: str) -> None:
+    # block-page titles decide whether a site "could not be checked": the shortcut through <head> must find
+    # exactly the title a whole-tree search finds
+    doc = Document(html)
+    titles = doc.root.xpath("//title")
+    assert doc.title == (" ".join(" ".join(titles[0].itertext()).split()) if titles else "")
+    assert doc.title or not html or "<title>" not in html
