@@ -9,18 +9,27 @@ ports are two different sites, which is what the redirect tests need.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
-import tldextract
+if TYPE_CHECKING:
+    import tldextract
 
-# suffix_list_urls=() and cache_dir=None: use the snapshot shipped inside tldextract, never the network.
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+@cache
+def _extractor() -> tldextract.TLDExtract:
+    """Made on first use: tldextract brings in `requests` (a tenth of a second and several MB), and the analysis
+    workers, which import the rules' models but never check a domain, need neither."""
+    import tldextract
+
+    # suffix_list_urls=() and cache_dir=None: use the snapshot shipped inside tldextract, never the network.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 @lru_cache(maxsize=4096)
 def _registered(host: str) -> str:
-    parts = _EXTRACT(host)
+    parts = _extractor()(host)
     if parts.suffix and parts.domain:
         return f"{parts.domain}.{parts.suffix}".lower()
     return ""
@@ -34,7 +43,7 @@ def registered_domain(host: str) -> str:
 
 def is_public_suffix(host: str) -> bool:
     """Whether a host is a public suffix itself ("com", "co.uk", "github.io"): one such name covers many sites."""
-    parts = _EXTRACT(host.strip(".").lower())
+    parts = _extractor()(host.strip(".").lower())
     return bool(parts.suffix) and not parts.domain
 
 
