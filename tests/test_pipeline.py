@@ -413,3 +413,30 @@ def test_a_site_gets_at_most_the_stated_number_of_requests(tmp_path: Path, profi
     assert site.status is Status.COULD_NOT_CHECK and site.reason is Outcome.SKIPPED
     assert "at most 3 requests to one site" in site.detail
     assert scan.extra["max_requests_per_site"] == "3"
+
+
+def test_a_listing_found_by_several_searches_is_kept_once_with_every_search_in_order(tmp_path: Path) -> None:
+    from exposure.models import Evidence, Listing, Verdict
+    from exposure.pipeline import _SiteState
+
+    rule = CARDS_RULE.format(id="cards", host="s.test", base="http://s.test")
+    state = _SiteState(write_rule(tmp_path, "cards", rule))
+    name = {ExposureKind.NAME: (Evidence("Jane Testwood", "Jane Testwood"),)}
+
+    def reading(found_by: str, url: str = "http://s.test/person/1", **how: bool) -> Verdict:
+        listing = Listing(url, "http://s.test/search", name, "Jane Testwood, 47", (found_by,))
+        return Verdict(listing, how.get("is_user", False), how.get("namesake", False), 0.5, (), (), **{
+            k: v for k, v in how.items() if k not in ("is_user", "namesake")
+        })  # fmt: skip
+
+    state.add(reading("by name", unconfirmed=True))
+    state.add(reading("by phone", is_user=True))  # says more: it replaces the first reading
+    state.add(reading("by name", namesake=True))  # says less: only its search is remembered (already known)
+    state.add(reading("by email", namesake=True))
+    state.add(reading("by name", url="http://s.test/person/2"))  # a stranger, on a page of their own
+
+    mine, stranger = state.all_verdicts()
+    assert mine.is_user and mine.listing.found_by == ("by name", "by phone", "by email")
+    assert mine.listing.text  # the user's own listing keeps its text for the report
+    assert not stranger.is_user and stranger.listing.found_by == ("by name",)
+    assert stranger.listing.text == ""  # anyone else's is not kept
