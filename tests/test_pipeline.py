@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import fast_options, run_scan
@@ -440,3 +441,41 @@ def test_a_listing_found_by_several_searches_is_kept_once_with_every_search_in_o
     assert mine.listing.text  # the user's own listing keeps its text for the report
     assert not stranger.is_user and stranger.listing.found_by == ("by name",)
     assert stranger.listing.text == ""  # anyone else's is not kept
+
+
+@pytest.mark.parametrize("same_card", [True, False])
+def test_a_card_found_again_gets_its_detail_page_read_once(
+    tmp_path: Path, profile: Profile, monkeypatch: pytest.MonkeyPatch, same_card: bool
+) -> None:
+    # the same card, found by name with and without the state and by phone, links to the same page: that page is
+    # fetched and read once, and the listing remembers all three searches; a card that shows anything else is
+    # read with the page again
+    from exposure.analyze import Analyzer
+
+    other = JANE_CARD if same_card else JANE_CARD.replace("Age 47", "Age 48")
+    routes = {
+        "/name/jane-testwood/illinois": Canned(page(JANE_CARD)),
+        "/name/Jane_Testwood": Canned(page(JANE_CARD)),
+        "/phone/217-555-0142": Canned(page(other)),
+        "/person/jane-1": Canned(DETAIL_1),
+    }
+    reads: list[str] = []
+    real = Analyzer.detail
+
+    def counted(self: Analyzer, page: Any, rule_id: str, listing: Any) -> Any:
+        reads.append(page.url)
+        return real(self, page, rule_id, listing)
+
+    monkeypatch.setattr(Analyzer, "detail", counted)
+    with LocalServer(routes, fallback=Canned(page(NO_RESULTS), status=404)) as server:
+        host = server.base.removeprefix("http://")
+        rule = write_rule(tmp_path, "cards", CARDS_RULE.format(id="cards", host=host, base=server.base))
+        result = run_scan(profile, [rule]).sites[0]
+        fetched = server.paths.count("/person/jane-1")
+
+    assert result.status is Status.FOUND and fetched == 1
+    assert reads == [f"{server.base}/person/jane-1"] * (1 if same_card else 2)
+    (mine,) = result.user_listings
+    searches = {f"{server.base}{p}" for p in ("/name/jane-testwood/illinois", "/name/Jane_Testwood")}
+    assert searches | {f"{server.base}/phone/217-555-0142"} == set(mine.listing.found_by)
+    assert any("phone (217) 555-0142 matches" in r for r in mine.reasons)
