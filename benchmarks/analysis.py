@@ -53,7 +53,7 @@ def _one_core() -> str:
     return "not pinned (no sched_setaffinity here)"
 
 
-def _forget_values() -> None:
+def forget_values() -> None:
     """Empty the caches of parsed names and addresses. In a scan each page brings names and addresses not
     seen before, so timing a page again with its values cached would flatter the figure (about twice, for
     addresses). Compiled selectors stay cached: a site's rule is the same on every page."""
@@ -69,7 +69,7 @@ def _rate(run: Callable[[], object], nbytes: int, seconds: float, cold: bool = T
     reps, elapsed = 0, 0.0
     while elapsed < seconds:
         if cold:
-            _forget_values()
+            forget_values()
         start = time.perf_counter()
         run()
         elapsed += time.perf_counter() - start

@@ -30,6 +30,7 @@ import cProfile
 import gzip
 import io
 import json
+import math
 import multiprocessing
 import os
 import pstats
@@ -847,6 +848,44 @@ def bench(n: int, args: argparse.Namespace, profile: Profile, today: date,
             server.join(5)
 
 
+def speed_reference(
+    profile: Profile, today: date, seed: int, sites: int = 40, passes: int = 3
+) -> tuple[float, float]:
+    """How fast this machine reads the benchmark's pages right now: ms of CPU per page, and MB of HTML per second,
+    for the analysis of the first `sites` sites' search pages in this process (best of `passes`). Printed before
+    and after the runs: a machine whose speed drifts (a shared VM) moves every figure of the table with it, and
+    this says by how much, with no network, worker or server involved."""
+    from analysis import forget_values  # benchmarks/analysis.py, beside this file
+
+    from exposure.analyze import Analyzer
+    from exposure.models import Page
+
+    specs = make_specs(sites, seed)
+    with tempfile.TemporaryDirectory(prefix="exposure-bench-ref-") as tmp:
+        for spec in specs:
+            (Path(tmp) / f"{spec.site_id}.toml").write_text(rule_toml(spec, 10000 + spec.index))
+        analyzer = Analyzer(profile, {r.id: r for r in load_rules([Path(tmp)])}, today)
+    filler = Filler(random.Random(seed))
+    headers = {"content-type": "text/html; charset=utf-8", "content-encoding": "gzip"}
+    pages = []
+    html_bytes = 0
+    for spec in specs:
+        url = f"http://127.0.0.1:{10000 + spec.index}/search/name/x"
+        for key, (status, html) in render_site(spec, today, filler, seed).items():
+            if not key.startswith("person:"):
+                body = gzip.compress(html.encode(), 6)
+                html_bytes += len(html)
+                pages.append((Page(url, url, status, headers, body, "", "text/html", encoded="gzip"), spec.site_id))
+    best = math.inf
+    for _ in range(passes + 1):  # the first pass is left out: import-time and first-call costs are not per page
+        forget_values()  # as in a scan, every page's names and addresses are new to the reader
+        started = time.process_time()
+        for page, rule_id in pages:
+            analyzer.results(page, rule_id, page.url)
+        best = min(best, time.process_time() - started)
+    return 1000 * best / len(pages), html_bytes / 1e6 / best
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sites", default="200,500,1000", help="site counts to run, comma-separated")
@@ -865,10 +904,19 @@ def main(argv: list[str] | None = None) -> int:
     profile = load_profile(PROFILE_PATH)
     # process time: what the scanning process spends, not the waits (cProfile inflates every call anyway)
     profiler = cProfile.Profile(time.process_time) if args.cprofile or args.cprofile_out else None
+    # in a process of its own, so the scanning process's memory and caches are not the reference's
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        reference = [pool.apply(speed_reference, (profile, today, args.seed))]
     runs: list[RunResult] = []
     for n in (int(x) for x in str(args.sites).split(",")):
         runs += bench(n, args, profile, today, profiler)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        reference.append(pool.apply(speed_reference, (profile, today, args.seed)))
+    (before, before_mb), (after, after_mb) = reference
     print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(f"its speed now, reading the benchmark's pages in one process: {before:.2f} ms of CPU per page "
+          f"({before_mb:.0f} MB/s) before the runs, {after:.2f} ({after_mb:.0f} MB/s) after; every figure below "
+          "moves with it")
     print_table(runs, args.min_ms, args.max_ms)
     if profiler is not None and args.cprofile_out:
         profiler.dump_stats(args.cprofile_out)
