@@ -69,7 +69,7 @@ PROTECTIONS: tuple[Protection, ...] = (
     ),
     Protection(
         "HUMAN (PerimeterX)",
-        strong_body=('id="px-captcha"', "id='px-captcha'", "px-captcha"),
+        strong_body=("px-captcha",),  # its captcha's element (id="px-captcha"), and any other mention of it
         strong_titles=(r"press & hold",),
         weak_body=("Press & Hold", "Press &amp; Hold", "_pxAppId", "perimeterx"),
     ),
