@@ -49,11 +49,11 @@ class DetailReading:
     verdict: Verdict
 
 
-def _lean(verdict: Verdict, opened: bool = False) -> Verdict:
+def lean(verdict: Verdict, opened: bool = False) -> Verdict:
     """A listing's full text is kept only while something reads it again: the user's own listings (the report
     shows it) and a card whose own page is still to be read (`opened`: the detail's reading starts from the
-    card). Anyone else's is the bulk of what a worker process sends back, and the scan would drop it anyway
-    (pipeline._SiteState.add)."""
+    card). Anyone else's is the bulk of what a worker process sends back; the scan drops the opened cards' text
+    too once they are read (pipeline._SiteState.add)."""
     if verdict.is_user or verdict.identifier_exposed or opened or not verdict.listing.text:
         return verdict
     return replace(verdict, listing=replace(verdict.listing, text=""))
@@ -100,7 +100,7 @@ class Analyzer:
         opened = [opens_detail(rule, link, w) for link, w in zip(extraction.detail_links, worth, strict=True)]
         return ResultsReading(
             classification=classification,
-            verdicts=tuple(_lean(v, o) for v, o in zip(verdicts, opened, strict=True)),
+            verdicts=tuple(lean(v, o) for v, o in zip(verdicts, opened, strict=True)),
             detail_links=tuple(extraction.detail_links),
             worth_detail=tuple(worth),
             next_page=extraction.next_page if classification.outcome is Outcome.RESULTS else None,
@@ -122,7 +122,7 @@ class Analyzer:
         classification = classify_detail(page, doc, rule, listing, read)
         if classification.outcome is not Outcome.RESULTS:
             merged = replace(listing, unread=f"its own page: {classification.detail}")
-        return DetailReading(classification, _lean(judge(merged, self.profile, self.today)))
+        return DetailReading(classification, lean(judge(merged, self.profile, self.today)))
 
 
 def analyze_page(body: bytes | str, url: str, rule: Rule, profile: Profile, today: date | None = None) -> list[Verdict]:

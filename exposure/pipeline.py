@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import __version__
-from .analyze import Analyzer, DetailReading, ResultsReading, opens_detail
+from .analyze import Analyzer, DetailReading, ResultsReading, lean, opens_detail
 from .browser import BrowserEngine, BrowserSettings, BrowserSite, ChallengeHandler
 from .capture import save_capture
 from .domains import site_of
@@ -118,11 +118,9 @@ class _SiteState:
             found_by = tuple(dict.fromkeys((*old.listing.found_by, *verdict.listing.found_by)))
             if found_by != best.listing.found_by:
                 best = replace(best, listing=replace(best.listing, found_by=found_by))
-        if best.listing.text and not (best.is_user or best.identifier_exposed):
-            # only the user's own listings show their page text in the reports; a scan of a thousand sites
-            # would otherwise keep every namesake's whole card in memory
-            best = replace(best, listing=replace(best.listing, text=""))
-        self.verdicts[key] = best
+        # only the user's own listings show their page text in the reports; a scan of a thousand sites would
+        # otherwise keep every namesake's whole card in memory
+        self.verdicts[key] = lean(best)
 
     def all_verdicts(self) -> tuple[Verdict, ...]:
         return tuple(self.verdicts.values())
