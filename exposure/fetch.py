@@ -117,6 +117,13 @@ class SiteGate:
         self._next = 0.0
         self._lock = asyncio.Lock()
         self.pending = 0  # the site's requests waiting for their turn or in flight: how much it has left to do
+        self.unknown = 0  # requests the site may still need that no answer has revealed yet (see `left`)
+
+    @property
+    def left(self) -> int:
+        """How many requests the site has left as far as the scan can tell: the ones it knows, plus the follow-ups
+        its unanswered searches may still reveal (a rule with a detail hop opens listings' own pages)."""
+        return self.pending + self.unknown
 
     async def __aenter__(self) -> None:
         self.pending += 1
@@ -352,7 +359,7 @@ class Fetcher:
         if gate is None:
             return await self._bounded(url, domain, started, cookies, 0)
         async with gate:
-            return await self._bounded(url, domain, started, cookies, -gate.pending)
+            return await self._bounded(url, domain, started, cookies, -gate.left)
 
     async def _bounded(self, url: str, domain: str, started: float, cookies: SiteCookies | None, priority: int) -> Page:
         await self._global.acquire(priority)

@@ -479,3 +479,47 @@ def test_a_card_found_again_gets_its_detail_page_read_once(
     searches = {f"{server.base}{p}" for p in ("/name/jane-testwood/illinois", "/name/Jane_Testwood")}
     assert searches | {f"{server.base}/phone/217-555-0142"} == set(mine.listing.found_by)
     assert any("phone (217) 555-0142 matches" in r for r in mine.reasons)
+
+
+def test_a_site_whose_searches_may_reveal_more_requests_is_asked_first(tmp_path: Path, profile: Profile) -> None:
+    """With the scan's request slots all taken, the next one goes to the site with most left to do, and that
+    counts what a site's unanswered searches may still reveal: a rule with a detail hop will ask for listings'
+    own pages once its results are in. Ranked only by the requests already known, the site below with fewer
+    searches (and a detail hop) waited behind every search of the site without one: in a big scan such sites
+    were left for seconds, then had their whole chain of pages still to fetch, and finished last."""
+    arrivals: list[str] = []
+
+    def recorded(site: str, answer: Canned) -> Any:
+        async def handler(request: Any) -> Any:
+            arrivals.append(f"{site} {request.path_qs}")
+            return await answer(request)
+
+        return handler
+
+    no_results = Canned(page(NO_RESULTS), status=404)
+    with (
+        LocalServer(fallback=recorded("plain", no_results)) as plain,
+        LocalServer(fallback=recorded("detail", no_results)) as detail,
+    ):
+        phone_search = '    [[searches]]\n    kind = "phone"\n    url = "{base}/phone/{{phone_area}}-'
+        detail_hop = '    [extract.detail]\n    link = "a.more@href"\n'
+        assert phone_search in CARDS_RULE and detail_hop in CARDS_RULE
+        # the same site's rule without its detail hop (all its searches), and with only its searches by name
+        known = CARDS_RULE.replace(detail_hop, "").replace("    fields = {{ phones", "    # fields = {{ phones")
+        fewer = CARDS_RULE.replace(phone_search, '    # url = "{base}/phone/{{phone_area}}-').replace(
+            "    url_without_location", "    # url_without_location"
+        )
+        plain_rule, detail_rule = (
+            write_rule(
+                tmp_path, rule_id, text.format(id=rule_id, host=server.base.removeprefix("http://"), base=server.base)
+            )
+            for rule_id, text, server in (("plain", known, plain), ("detail", fewer, detail))
+        )
+        result = run_scan(profile, [plain_rule, detail_rule], fast_options(concurrency=1))
+
+    assert [s.status for s in result.sites] == [Status.NOT_FOUND, Status.NOT_FOUND]
+    sites = [a.split()[0] for a in arrivals]
+    searches = sites.count("detail")  # the profile's names, each with its state
+    assert 0 < searches < sites.count("plain") and len(sites) == len(set(arrivals)), arrivals
+    # the plain site's first search took the only free slot; the detail site's searches were next
+    assert sites[: 1 + searches] == ["plain"] + ["detail"] * searches, arrivals
