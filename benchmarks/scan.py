@@ -18,6 +18,9 @@ Why it looks like this:
   server actually received, the rule's delay between request starts, its concurrency and the mean
   server latency; the scan can never beat the slowest site. wall / least near 1 means the client is
   not the bottleneck.
+- "last site asked" names the site whose last request reached the server last, with when its first and last
+  requests came: a late first request means it waited for the scan's request slots, an early one that its own
+  chain of pages (or the analysis) held it up.
 - The benchmark checks its own answer: sites that list the person must come out `found`, the others
   `not_found`. A fast wrong scan is not a result.
 """
@@ -687,6 +690,7 @@ class RunResult:
     wall: float
     least: float
     slowest_site: str
+    last_site: str  # the site whose last request came last, and when its first and last requests came
     requests: int
     server_requests: int
     cpu: float  # the scanning process itself: the event loop and the HTTP client
@@ -718,10 +722,13 @@ def run_once(profile: Profile, rules: list[Rule], specs: list[SiteSpec], control
     options = ScanOptions(fetch=FetchSettings(concurrency=concurrency), today=today)  # 0: the scan's own choice
     lag = LoopLag()
 
+    started = [0.0]
+
     async def timed() -> tuple[ScanResult, float, float]:
         stop = asyncio.Event()
         probe = asyncio.create_task(lag.run(stop))
         c0, t0 = time.process_time(), time.perf_counter()
+        started[0] = time.monotonic()  # the server's clock: its `first` and `last` are time.monotonic()
         result = await scan(profile, rules, options)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         stop.set()
@@ -748,6 +755,14 @@ def run_once(profile: Profile, rules: list[Rule], specs: list[SiteSpec], control
         t = least_time(n, rule.delay, rule.concurrency, latency)
         if t > least:
             least, slowest = t, f"{spec.site_id} ({n} requests)"
+    # the site that finished last, and whether it started late (waited for slots) or took long (its own chain)
+    last_index = max(stats["last"], key=stats["last"].get, default=None)
+    last_site = ""
+    if last_index is not None:
+        spec = next(s for s in specs if str(s.index) == last_index)
+        first_at, last_at = stats["first"][last_index] - started[0], stats["last"][last_index] - started[0]
+        last_site = (f"{spec.site_id} ({stats['requests'][last_index]} requests, the first {first_at:.2f} s "
+                     f"and the last {last_at:.2f} s after the start)")
     expected = {s.site_id: s.expected for s in specs}
     wrong = [f"{s.site.id}: {s.status} ({s.reason or ''} {s.detail}), expected {expected[s.site.id]}"
              for s in result.sites if s.status is not expected[s.site.id]]
@@ -757,6 +772,7 @@ def run_once(profile: Profile, rules: list[Rule], specs: list[SiteSpec], control
         wall=wall,
         least=least,
         slowest_site=slowest,
+        last_site=last_site,
         requests=int(result.extra.get("requests", "0")),
         server_requests=sum(stats["requests"].values()),
         cpu=cpu,
@@ -791,6 +807,7 @@ def print_table(runs: list[RunResult], min_ms: float, max_ms: float) -> None:
               f"{r.server_requests} requests, {r.html_mb:.0f} MB of HTML before gzip; analysis "
               f"{1000 * r.worker_cpu / max(r.requests, 1):.2f} ms CPU per request in the workers, "
               f"{r.html_mb / max(r.worker_cpu, 1e-9):.0f} MB/s of HTML per core")
+        print(f"  last site asked: {r.last_site}")
         # the other bound: no more than `concurrency` requests in flight, each taking the mean latency at least
         slots = r.server_requests * (min_ms + max_ms) / 2000 / r.concurrency
         print(f"  least the global limit of {r.concurrency} requests in flight allows: {slots:.2f} s "
