@@ -118,12 +118,24 @@ class SiteGate:
         self._lock = asyncio.Lock()
         self.pending = 0  # the site's requests waiting for their turn or in flight: how much it has left to do
         self.unknown = 0  # requests the site may still need that no answer has revealed yet (see `left`)
+        self._unanswered = 0  # searches whose first page is not read yet
 
     @property
     def left(self) -> int:
         """How many requests the site has left as far as the scan can tell: the ones it knows, plus the follow-ups
         its unanswered searches may still reveal (a rule with a detail hop opens listings' own pages)."""
         return self.pending + self.unknown
+
+    def expect(self, searches: int, may_reveal: int) -> None:
+        """The site will make `searches` searches, whose answers may lead to up to `may_reveal` more requests."""
+        self._unanswered = searches
+        self.unknown = may_reveal if searches else 0
+
+    def answered(self) -> None:
+        """One search's first page is read; once all are, what follows is known."""
+        self._unanswered -= 1
+        if self._unanswered <= 0:
+            self.unknown = 0
 
     async def __aenter__(self) -> None:
         self.pending += 1

@@ -102,7 +102,6 @@ class _SiteState:
     records: list[QueryRecord] = field(default_factory=list)
     verdicts: dict[Hashable, Verdict] = field(default_factory=dict)
     detail_links: set[str] = field(default_factory=set)  # detail pages opened (or being opened)
-    unanswered: int = 0  # searches whose first page is not read yet: they may still reveal requests (_may_reveal)
     # per (detail page, listing): the card it was read with, and the reading (see Scanner._read_detail)
     detail_readings: dict[tuple[str, Hashable], tuple[Listing, asyncio.Future[DetailReading | Classification]]] = field(
         default_factory=dict
@@ -261,8 +260,7 @@ class Scanner:
         gate = SiteGate(rule.concurrency, rule.delay * self.options.delay_scale)
         try:
             queries = build_queries(self.profile, rule)
-            state.unanswered = len(queries)
-            gate.unknown = _may_reveal(rule) if queries else 0
+            gate.expect(len(queries), _may_reveal(rule))
             async with asyncio.timeout(self.options.site_deadline):
                 await asyncio.gather(*(self._query(q, rule, gate, state) for q in queries))
         except TimeoutError:
@@ -321,9 +319,7 @@ class Scanner:
         while url is not None and pages < max_pages:
             page, reading = await self._results(url, rule, gate, query.url)
             if pages == 0:
-                state.unanswered -= 1
-                if not state.unanswered:
-                    gate.unknown = 0  # every search answered: what follows is known
+                gate.answered()
             label = query.label if pages == 0 else f"{query.label} (page {pages + 1})"
             detail = reading.classification.detail
             if reading.notes:
