@@ -177,6 +177,36 @@ def test_new_requests_wait_while_pages_wait_to_be_read(profile: Profile) -> None
     assert outcomes == [Outcome.NO_RESULTS, Outcome.NO_RESULTS]
 
 
+def test_new_requests_wait_while_the_pages_waiting_to_be_read_are_big(profile: Profile) -> None:
+    # a long line of small (compressed) pages keeps the workers busy; a few big pages are enough to hold
+    analyzer = _HeldAnalyzer(profile)
+    pool = AnalysisPool(analyzer, workers=1, max_waiting=100, max_waiting_bytes=1000)
+    small = Page("http://127.0.0.1:1/", "http://127.0.0.1:1/", 200, {}, b"x" * 100, "", "text/html")
+    big = Page("http://127.0.0.1:1/", "http://127.0.0.1:1/", 200, {}, b"x" * 1000, "", "text/html")
+
+    async def main() -> tuple[bool, bool, bool]:
+        first = [asyncio.create_task(pool.results(small, "r", "q")) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        room_for_small = asyncio.create_task(pool.room())
+        await asyncio.sleep(0.05)
+        small_went_on = room_for_small.done()  # 300 bytes wait: under the bound
+        second = asyncio.create_task(pool.results(big, "r", "q"))
+        await asyncio.sleep(0.05)
+        room = asyncio.create_task(pool.room())
+        await asyncio.sleep(0.2)
+        held = not room.done()  # 1,300 bytes wait, in only 4 pages
+        analyzer.go.set()
+        await asyncio.gather(*first, second)
+        await asyncio.wait_for(room, 2)
+        return small_went_on, held, room.done()
+
+    try:
+        small_went_on, held, freed = asyncio.run(main())
+    finally:
+        pool.close()
+    assert small_went_on and held and freed
+
+
 def test_analysis_workers_do_not_import_the_http_client() -> None:
     # httpx and aiohttp were a third of each worker's memory, and a worker never fetches anything
     code = (
