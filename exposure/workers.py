@@ -42,10 +42,10 @@ from .models import Classification, Listing, Outcome, Page
 T = TypeVar("T")
 ANALYSIS_BUDGET = 15.0  # seconds one page may take to read; a 5 MiB page takes well under one
 # Pages fetched and not yet read before new requests wait for the readers. The line must hold more than the
-# workers read while a new request is out: with 32, two workers emptied it in about 30 ms, new requests took the
-# 50-150 ms the servers answer in, and the cores went idle meanwhile (1,000 sites in the scan benchmark: 1.75-1.82
-# times the least time with 32, 1.66-1.77 with 128). Their bytes (as they came, mostly compressed) are bounded
-# too, so that large uncompressed pages cannot make a long line a big one.
+# workers read while a new request is out: two workers emptied a line of 32 in about 30 ms, the new requests took
+# the 50-150 ms the servers answer in, and the cores idled meanwhile (scan benchmark, 1,000 sites: cores busy
+# 1.76-1.78 of 2 with 32, 1.80-1.83 with 128). Their bytes (as they came, mostly compressed) are bounded too, so
+# that big uncompressed pages cannot make a long line a big one (benchmarks/README.md, sixth pass).
 MAX_WAITING = 128
 MAX_WAITING_BYTES = 4 * 1024 * 1024
 
