@@ -41,12 +41,11 @@ from .models import Classification, Listing, Outcome, Page
 
 T = TypeVar("T")
 ANALYSIS_BUDGET = 15.0  # seconds one page may take to read; a 5 MiB page takes well under one
-# Pages fetched and not yet read before new requests wait for the readers. The line must hold more than the
-# workers read while a new request is out: two workers emptied a line of 32 in about 30 ms, the new requests took
-# the 50-150 ms the servers answer in, and the cores idled meanwhile (scan benchmark, 1,000 sites: cores busy
-# 1.76-1.78 of 2 with 32, 1.80-1.83 with 128). Their bytes (as they came, mostly compressed) are bounded too, so
-# that big uncompressed pages cannot make a long line a big one (benchmarks/README.md, sixth pass).
-MAX_WAITING = 128
+# Pages fetched and not yet read before new requests wait for the readers, and their bytes (as they came, mostly
+# compressed): a few big uncompressed pages hold new requests as a long line of small ones does. A longer line
+# (128) kept the cores a little busier at 1,000 sites but cost 5 MB of the scan's memory for a gain within the
+# machine's noise (benchmarks/README.md, sixth pass).
+MAX_WAITING = 32
 MAX_WAITING_BYTES = 4 * 1024 * 1024
 
 
