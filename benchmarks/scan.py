@@ -822,6 +822,14 @@ def print_table(runs: list[RunResult], min_ms: float, max_ms: float) -> None:
             print(f"  WRONG {line}")
 
 
+def spec_rules(specs: list[SiteSpec], port: Callable[[SiteSpec], int]) -> list[Rule]:
+    """The simulated sites' rules, loaded as `exposure scan` loads a rules folder (validation included)."""
+    with tempfile.TemporaryDirectory(prefix="exposure-bench-") as tmp:
+        for spec in specs:
+            (Path(tmp) / f"{spec.site_id}.toml").write_text(rule_toml(spec, port(spec)))
+        return load_rules([Path(tmp)])
+
+
 def bench(n: int, args: argparse.Namespace, profile: Profile, today: date,
           profiler: cProfile.Profile | None) -> list[RunResult]:
     """Start a simulated web of n sites, scan it once per concurrency limit, stop it."""
@@ -845,11 +853,7 @@ def bench(n: int, args: argparse.Namespace, profile: Profile, today: date,
         kinds = Counter(s.kind for s in specs)
         print(f"  {dict(kinds)}; layouts {dict(Counter(s.layout for s in specs))}; "
               f"{sum(s.detail for s in specs)} with a detail hop, {sum(s.next_page for s in specs)} with page 2")
-        with tempfile.TemporaryDirectory(prefix="exposure-bench-") as tmp:
-            folder = Path(tmp)
-            for spec in specs:
-                (folder / f"{spec.site_id}.toml").write_text(rule_toml(spec, info["ports"][spec.index]))
-            rules = load_rules([folder])
+        rules = spec_rules(specs, lambda spec: info["ports"][spec.index])
         runs = []
         for conc in (0 if c == "auto" else int(c) for c in args.concurrency.split(",")):
             run = run_once(profile, rules, specs, control, conc, today, (args.min_ms + args.max_ms) / 2000, profiler,
@@ -878,10 +882,7 @@ def speed_reference(
     from exposure.models import Page
 
     specs = make_specs(sites, seed)
-    with tempfile.TemporaryDirectory(prefix="exposure-bench-ref-") as tmp:
-        for spec in specs:
-            (Path(tmp) / f"{spec.site_id}.toml").write_text(rule_toml(spec, 10000 + spec.index))
-        analyzer = Analyzer(profile, {r.id: r for r in load_rules([Path(tmp)])}, today)
+    analyzer = Analyzer(profile, {r.id: r for r in spec_rules(specs, lambda spec: 10000 + spec.index)}, today)
     filler = Filler(random.Random(seed))
     headers = {"content-type": "text/html; charset=utf-8", "content-encoding": "gzip"}
     pages = []
