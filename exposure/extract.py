@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import jmespath
+from jmespath.visitor import TreeInterpreter
 
 from .models import Evidence, ExposureKind, Listing
 from .normalize import decode_cfemail, fold, is_truncated
@@ -46,6 +48,22 @@ MAX_VALUE = 300  # characters kept of one value
 # script keep the URL in a data attribute.
 LINK_ATTRS = ("href", "data-detail-link", "data-url", "data-href", "data-link")
 _DATA_LINK = "descendant-or-self::*[@data-detail-link or @data-url or @data-href or @data-link]"
+
+
+# One interpreter for every search, each expression parsed once: `jmespath.search` looks the expression up in
+# the parser's cache and builds a new interpreter, with an empty table of its node handlers, on every call (3.8
+# microseconds a search against 1.1), and a page of embedded data runs about thirty searches.
+_JMESPATH = TreeInterpreter()
+
+
+@lru_cache(maxsize=1024)
+def _parsed(expression: str) -> Any:
+    return jmespath.compile(expression).parsed
+
+
+def jmes(expression: str, data: Any) -> Any:
+    """`jmespath.search`, without its cost per call; raises the same errors."""
+    return _JMESPATH.visit(_parsed(expression), data)
 
 
 @dataclass
@@ -180,7 +198,7 @@ def read_embedded(
             continue
         for root in data if isinstance(data, list) and spec.script else [data]:
             try:
-                people = jmespath.search(spec.listings, root)
+                people = jmes(spec.listings, root)
             except jmespath.exceptions.JMESPathError:
                 people = None
             if isinstance(people, dict):
@@ -195,7 +213,7 @@ def read_embedded(
                 values: dict[ExposureKind, list[Evidence]] = {}
                 for key, expr in spec.fields.items():
                     try:
-                        found = jmespath.search(expr, person)
+                        found = jmes(expr, person)
                     except jmespath.exceptions.JMESPathError:
                         continue
                     for text in _json_values(found):
@@ -204,7 +222,7 @@ def read_embedded(
                             values.setdefault(FIELD_KINDS[key], []).append(
                                 Evidence(text, f"{FIELD_WORDS[key]}: {text}")
                             )
-                link = jmespath.search(spec.link, person) if spec.link else None
+                link = jmes(spec.link, person) if spec.link else None
                 url = base_url
                 if isinstance(link, str) and link:
                     joined = safe_join(base_url, link)
