@@ -323,7 +323,7 @@ def extract(doc: Document, body_text: str, rule: Rule, base_url: str) -> Extract
                 guessed = guess_name(el)
                 if guessed:
                     values[ExposureKind.NAME] = [guessed]
-            wanted = cues(text, TEXT_KINDS - values.keys())
+            wanted = cues(text, TEXT_KINDS.difference(values.keys()))
             more_places = ExposureKind.LOCATION in values and PAST_PLACES_CUE.search(text) is not None
             cut: set[ExposureKind] = set()
             if wanted or more_places:
@@ -400,7 +400,7 @@ def merge_detail(listing: Listing, doc: Document, detail: Detail) -> tuple[Listi
     for kind, evs in extra.items():
         merged[kind] = tuple(merged.get(kind, ())) + tuple(evs)
     if containers:
-        wanted = TEXT_KINDS - merged.keys()
+        wanted = TEXT_KINDS.difference(merged.keys())
         if wanted:
             for kind, found in read_text(containers[0], wanted).items():
                 merged[kind] = tuple(found)
