@@ -90,12 +90,11 @@ class Analyzer:
         if page.failure is not None:
             return ResultsReading(Classification(page.failure, page.detail))
         doc = Document(page.text, page.final_url, keep_code=rule.reads_code)
-        extraction = extract(doc, page.text, rule, page.final_url)
+        extraction = extract(doc, page.text, rule, page.final_url, (found_by,))
         classification = classify(page, doc, rule, len(extraction.listings), extraction.drift)
         if classification.outcome not in (Outcome.RESULTS, Outcome.UNRECOGNIZED) or not extraction.listings:
             return ResultsReading(classification, notes=tuple(extraction.notes))
-        listings = [replace(listing, found_by=(found_by,)) for listing in extraction.listings]
-        verdicts = [judge(listing, self.profile, self.today) for listing in listings]
+        verdicts = [judge(listing, self.profile, self.today) for listing in extraction.listings]
         worth = [_worth_a_detail_visit(v) for v in verdicts]
         opened = [opens_detail(rule, link, w) for link, w in zip(extraction.detail_links, worth, strict=True)]
         return ResultsReading(
