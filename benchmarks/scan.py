@@ -869,15 +869,12 @@ def bench(n: int, args: argparse.Namespace, profile: Profile, today: date,
             server.join(5)
 
 
-def speed_reference(
-    profile: Profile, today: date, seed: int, sites: int = 40, passes: int = 3
-) -> tuple[float, float]:
-    """How fast this machine reads the benchmark's pages right now: ms of CPU per page, and MB of HTML per second,
-    for the analysis of the first `sites` sites' search pages in this process (best of `passes`). Printed before
-    and after the runs: a machine whose speed drifts (a shared VM) moves every figure of the table with it, and
-    this says by how much, with no network, worker or server involved."""
-    from analysis import forget_values  # benchmarks/analysis.py, beside this file
-
+def reference_pages(
+    profile: Profile, today: date, seed: int, sites: int = 40
+) -> tuple[Any, list[tuple[Any, str]], int]:
+    """The pages the machine's speed is measured on: an `Analyzer` for the first `sites` sites' rules, their
+    search pages as a scan gets them (gzipped `Page`s, with the rule each belongs to), and their HTML bytes.
+    Shared with benchmarks/instructions.py, which counts instructions on the same pages."""
     from exposure.analyze import Analyzer
     from exposure.models import Page
 
@@ -894,6 +891,19 @@ def speed_reference(
                 body = gzip.compress(html.encode(), 6)
                 html_bytes += len(html)
                 pages.append((Page(url, url, status, headers, body, "", "text/html", encoded="gzip"), spec.site_id))
+    return analyzer, pages, html_bytes
+
+
+def speed_reference(
+    profile: Profile, today: date, seed: int, sites: int = 40, passes: int = 3
+) -> tuple[float, float]:
+    """How fast this machine reads the benchmark's pages right now: ms of CPU per page, and MB of HTML per second,
+    for the analysis of the first `sites` sites' search pages in this process (best of `passes`). Printed before
+    and after the runs: a machine whose speed drifts (a shared VM) moves every figure of the table with it, and
+    this says by how much, with no network, worker or server involved."""
+    from analysis import forget_values  # benchmarks/analysis.py, beside this file
+
+    analyzer, pages, html_bytes = reference_pages(profile, today, seed, sites)
     best = math.inf
     for _ in range(passes + 1):  # the first pass is left out: import-time and first-call costs are not per page
         forget_values()  # as in a scan, every page's names and addresses are new to the reader
