@@ -3,15 +3,15 @@ speed does not move. Run by hand from the repository root (needs `valgrind`, Deb
 
     .venv/bin/python benchmarks/instructions.py [--sites 40] [--passes 2]
 
-Why: this project's 2-core VM ran the same code up to 45% slower from one hour to the next (benchmarks/README.md),
-so a change worth 1-5% of a page's reading could not be told from the noise by timing it, even alternating. Valgrind's
-callgrind counts the instructions executed, which depend only on the code and its input: the same code gives the same
-count within about 0.1% whatever else the machine does. The pages are the ones `scan.py` measures the machine's
-speed on (the first `--sites` sites' search pages, gzipped as a scan gets them, every page's names and addresses new
-to the reader on each pass), rendered for a fixed date so that counts from different days compare. The program runs
-twice under callgrind, with no pass and with `--passes` passes, both at once: the difference is the reading alone,
-without imports, rule loading and rendering. About two minutes. Compare two versions of the code by running the script
-in each checkout.
+Why: this project's 2-core VM ran the same code up to 45% slower from one hour to the next (benchmarks/README.md), so
+a change worth 1-5% of a page's reading could not be told from the noise by timing it, even alternating. Valgrind's
+callgrind counts the instructions executed, whatever else the machine does: runs of the same code in one sitting agree
+within 0.2% (between sittings an hour apart it moved by up to 1.2%, so compare versions side by side). The pages are
+the ones `scan.py` measures the machine's speed on (the first `--sites` sites' search pages, gzipped as a scan gets
+them, every page's names and addresses new to the reader on each pass), rendered for a fixed date so that counts from
+different days compare. The program runs twice under callgrind, with no pass and with `--passes` passes, both at once:
+the difference is the reading alone, without imports, rule loading and rendering. About a minute and a half. Compare
+two versions of the code by running the script in each checkout.
 
 Instructions are not time: a cache miss or a branch mispredicted costs more than an instruction, so confirm a change
 that counts as large with timings too. But a change that does not lower the count does not make reading faster.
@@ -36,31 +36,21 @@ COLLECTED = re.compile(rb"Collected\s*:\s*(\d+)")
 
 def read_pages(sites: int, passes: int) -> None:
     """The program callgrind counts: load the pages, read the first few once (first calls, imports done on use),
-    then read them all `passes` times."""
+    then read them all `passes` times. Prints how many pages and HTML bytes a pass reads, for the parent."""
     sys.path.insert(0, str(HERE))
     from analysis import forget_values
     from scan import PROFILE_PATH, reference_pages
 
     from exposure.profile import load_profile
 
-    analyzer, pages, _ = reference_pages(load_profile(PROFILE_PATH), DAY, SEED, sites)
+    analyzer, pages, html_bytes = reference_pages(load_profile(PROFILE_PATH), DAY, SEED, sites)
     for page, rule_id in pages[:10]:
         analyzer.results(page, rule_id, page.url)
     for _ in range(passes):
         forget_values()
         for page, rule_id in pages:
             analyzer.results(page, rule_id, page.url)
-
-
-def page_count(sites: int) -> tuple[int, int]:
-    """How many pages and HTML bytes one pass reads (counted outside valgrind)."""
-    sys.path.insert(0, str(HERE))
-    from scan import PROFILE_PATH, reference_pages
-
-    from exposure.profile import load_profile
-
-    _, pages, html_bytes = reference_pages(load_profile(PROFILE_PATH), DAY, SEED, sites)
-    return len(pages), html_bytes
+    print(len(pages), html_bytes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--inner",
                 str(passes),
             ],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
         )
@@ -98,13 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     counts = []
     for run in runs:
-        _, err = run.communicate()
+        out, err = run.communicate()
         found = COLLECTED.search(err)
         if run.returncode != 0 or found is None:
             print(err.decode(errors="replace")[-2000:], file=sys.stderr)
             return 1
         counts.append(int(found.group(1)))
-    pages, html_bytes = page_count(args.sites)
+    pages, html_bytes = (int(n) for n in out.split())  # the same pages in both runs
     per_page = (counts[1] - counts[0]) / (pages * args.passes)
     print(
         f"{pages} pages ({html_bytes / 1e6:.1f} MB of HTML) read {args.passes} times: "
